@@ -1,0 +1,1 @@
+"""Entry points: CLI, Slack bot, web chat. The composition root lives here; nothing imports bots."""

@@ -1,0 +1,1 @@
+"""Prompts, grounded answerers and citation checking. Imports core and retrieval."""

@@ -1,0 +1,1 @@
+"""Shared types, protocols, settings, errors and the Qdrant store facade. Imports nothing else of Kura's."""

