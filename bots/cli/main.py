@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from core.errors import ConfigError, KuraError, StoreNotFoundError
+from bots.cli.reindex import EXIT_LOCKED, reindex
+from core.errors import ConfigError, JobLockedError, KuraError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
 
@@ -101,6 +102,9 @@ def stats() -> None:
         typer.echo(f"embedding model: {meta.get('embedding_model', '?')}  chunking: {meta.get('chunker', '?')}")
 
 
+app.command()(reindex)
+
+
 def main() -> None:
     """Console entry point with the one error boundary of the CLI."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -118,6 +122,9 @@ def main() -> None:
     except ConfigError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except JobLockedError as exc:
+        typer.echo(f"kura: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
     except StoreNotFoundError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_NO_INDEX)
