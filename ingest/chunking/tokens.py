@@ -130,14 +130,23 @@ class TokenChunker:
 
 
 def _locate(text: str, pieces: list[str]) -> list[tuple[int, str]]:
-    """Offsets of consecutive, possibly overlapping pieces of ``text``."""
+    """Offsets of consecutive, possibly overlapping pieces of ``text``.
+
+    A piece starts after the previous one's start and, when they overlap, no
+    later than the previous one's end: the last match in that window is taken
+    (then the first after it). Taking the first match after the previous start
+    instead pinned every piece of repeated text (the same sentence many times)
+    one sentence further and left the rest of the text in no chunk.
+    """
     out: list[tuple[int, str]] = []
-    cursor = 0
+    prev_start, prev_end = -1, 0
     for piece in pieces:
-        at = text.find(piece, cursor)
+        at = text.rfind(piece, prev_start + 1, prev_end + len(piece))
         if at < 0:
-            at = text.find(piece)
+            at = text.find(piece, prev_end)
+        if at < 0:  # periodic text let earlier pieces drift right: place this one as late as it occurs
+            at = text.rfind(piece)
         out.append((at, piece))
         if at >= 0:
-            cursor = at + 1
+            prev_start, prev_end = at, at + len(piece)
     return out
