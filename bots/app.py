@@ -92,8 +92,7 @@ class KuraApp:
             if self._store is None or serving == self._store_path:
                 return
             logger.info("the serving index moved to %s; reopening", serving.name)
-            for old in self._retired:
-                old.close()
+            self._close_retired()
             self._retired = [self._store]
             self._store, self._store_path = None, None
             self._retriever = None
@@ -265,11 +264,19 @@ class KuraApp:
         answer.timings_ms["retrieve"] = (t1 - t0) * 1000
         return answer
 
-    def close(self) -> None:
-        for store in [*self._retired, self._store]:
-            if store is not None:
+    def _close_retired(self) -> None:
+        for store in self._retired:
+            try:
                 store.close()
-        self._store, self._retired = None, []
+            except Exception as exc:  # the re-index job removed its directory: nothing was written, nothing is lost
+                logger.debug("closing a retired index: %s", exc)
+        self._retired = []
+
+    def close(self) -> None:
+        self._close_retired()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def __enter__(self) -> "KuraApp":
         return self

@@ -89,6 +89,7 @@ class IndexPipeline:
         self._pending: list[Chunk] = []
         self._replacing: set[str] = set()  # changed documents whose old chunks go right before their new ones land
         self._writing: list[str] = []  # what the store's ``writing`` metadata says now
+        self._started = time.perf_counter()
 
     @property
     def chunker_signature(self) -> str:
@@ -129,7 +130,7 @@ class IndexPipeline:
         flushed first), e.g. to commit a connector checkpoint.
         """
         stats = IndexStats(documents_expected=expected_documents)
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         seen: set[str] = set()
         known = self._known_hashes()
         for batch in batches:
@@ -137,7 +138,7 @@ class IndexPipeline:
             if after_batch is not None:
                 self._flush_pending(stats)
                 after_batch(batch)
-            self._report(stats, started)
+            self._report(stats)
         self._flush_pending(stats)
         scoped = tuple(full_scope)
         if scoped:
@@ -145,7 +146,7 @@ class IndexPipeline:
             self._delete(gone, known, stats)
         self.store.flush()
         stats.seconds = time.perf_counter() - started
-        self._report(stats, started)
+        self._report(stats)
         logger.info("indexing done: %s", stats.summary_line())
         return stats
 
@@ -212,6 +213,7 @@ class IndexPipeline:
                 self._replacing -= set(replaced)
             self.store.upsert(batch, np.asarray(dense), sparse)
             stats.chunks_embedded += len(batch)
+            self._report(stats)  # a connector batch can hold thousands of chunks: report within it too
         self._mark_writing(set())
 
     def _mark_writing(self, document_ids: set[str]) -> None:
@@ -239,7 +241,7 @@ class IndexPipeline:
             self._encoder = self.sparse_encoder.with_avg_len(float(avg_len))
         return self._encoder
 
-    def _report(self, stats: IndexStats, started: float) -> None:
+    def _report(self, stats: IndexStats) -> None:
         if self.on_progress is not None:
-            stats.seconds = time.perf_counter() - started
+            stats.seconds = time.perf_counter() - self._started
             self.on_progress(stats)
