@@ -57,7 +57,7 @@ class FakeSlackWeb:
         self._lock = threading.Condition()
         self.add_user(bot_user_id, is_bot=True)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle -------------------------------------------------------------------
     @property

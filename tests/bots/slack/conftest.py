@@ -174,7 +174,8 @@ class SlackBotServer:
 
 
 @pytest.fixture
-def bot_server(indexed_kura, slack, tmp_path) -> Iterator[SlackBotServer]:
+def start_bot(slack, tmp_path):
+    """Starts the bot over any KuraApp-like object; stopped at the end of the test."""
     config = tmp_path / "channels.yaml"
     config.write_text(CHANNEL_CONFIG, encoding="utf-8")
     settings = Settings(
@@ -186,13 +187,24 @@ def bot_server(indexed_kura, slack, tmp_path) -> Iterator[SlackBotServer]:
         slack_channel_config=config,
         web_base_url=WEB_BASE_URL,
     )
-    kura = RecordingKura(indexed_kura)
-    feedback = FeedbackStore.from_settings(settings)
-    bolt_app, bot = build_slack_app(kura, settings, mode="http", feedback=feedback)
-    server = SlackBotServer(bolt_app, bot, feedback, kura)
-    server.start()
-    yield server
-    server.stop()
+    servers = []
+
+    def start(kura) -> SlackBotServer:
+        feedback = FeedbackStore.from_settings(settings)
+        bolt_app, bot = build_slack_app(kura, settings, mode="http", feedback=feedback)
+        server = SlackBotServer(bolt_app, bot, feedback, kura)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def bot_server(indexed_kura, start_bot) -> SlackBotServer:
+    return start_bot(RecordingKura(indexed_kura))
 
 
 def posted_json(slack: FakeSlackWeb) -> str:
