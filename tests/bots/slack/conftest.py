@@ -22,34 +22,34 @@ from bots.slack.server import EVENTS_PATH, http_app
 from core.protocols import SyncBatch
 from core.settings import Settings
 from core.types import Document, Section
+from ingest.connectors.sample import SAMPLE_DIR, SampleConnector
 from tests.fakes.fake_slack_web import FakeSlackWeb
 
 SIGNING_SECRET = "test-signing-secret"
 WEB_BASE_URL = "https://kura.example.com"
 
-DOCS = [
-    Document("confluence", "expenses", "Expense policy", (Section(
-        "Expense reports over 50,000 yen need approval from a department head. "
-        "Submit every expense report within 30 days of the purchase date."),),
-        url="https://wiki.example.com/expenses"),
-    Document("confluence", "outage", "Incident communication", (Section(
-        "During a major outage, ping @channel and <!here> in the incident channel so everyone sees it. "
-        "*Important: outage status updates go out every 30 minutes."),),
-        url="https://wiki.example.com/outage"),
-    Document("gdocs", "travel", "Travel guide", (Section(
-        "Book shinkansen tickets through the travel portal. "
-        "Green car seats are not reimbursed on business trips."),),
-        url="https://docs.example.com/travel"),
-    Document("confluence", "falcon", "Project Falcon (confidential)", (Section(
-        "The acquisition target of Project Falcon is Blue Heron Labs. "
-        "The Project Falcon budget is 3 billion yen."),),
-        url="https://wiki.example.com/falcon", principals=("group:finance",)),
+# A few documents of the sample corpus (the whole corpus takes a minute to embed on a 2-core machine).
+SAMPLE_FILES = [
+    "confluence-expense-reimbursement-policy.md",
+    "confluence-salary-bands-fy2026.md",  # group:finance
+    "slack-proj-tsubame-due-diligence.md",  # slack:C0PRIV01, the private #proj-tsubame channel
+    "gdocs-laptop-policy.md",
 ]
+# Document text that tries to ping everyone and to break the message's formatting.
+OUTAGE = Document("confluence", "outage-comms", "Incident communication", (Section(
+    "During a major outage, ping @channel and <!here> in the incident channel so everyone sees it. "
+    "*Important: outage status updates go out every 30 minutes."),),
+    url="https://hoshi-robotics.atlassian.example/wiki/spaces/ENG/pages/9001")
+
+# Slack ids and emails from ingest/sample_corpus/identities.yaml.
+AIKO, MARIKO, HARUTO, LENA, YUKI = "U01AIKO", "U01MARIKO", "U01HARUTO", "U01LENA", "U01YUKI"
+AIKO_EMAIL = "aiko.tanaka@hoshi-robotics.example"
+NEWHIRE = "U0NEWHIRE"  # not in the identity store yet: the email comes from users.info
 CHANNEL_CONFIG = """
 channels:
   CHELP:
     answer_on_mention_only: false
-  CTRAVEL:
+  CGDOCS:
     allowed_sources: [gdocs]
   COFF:
     enabled: false
@@ -85,12 +85,18 @@ class RecordingKura:
         return self.inner.ask(question, **kwargs)
 
 
-@pytest.fixture(scope="module")
+def sample_documents() -> list[Document]:
+    return [SampleConnector.read(SAMPLE_DIR / name) for name in SAMPLE_FILES] + [OUTAGE]
+
+
+@pytest.fixture(scope="session")
 def indexed_kura(tmp_path_factory, embedder) -> Iterator[KuraApp]:
+    """A real KuraApp over part of the sample corpus, with the sample company's identities and Slack aliases."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("slack-kura"), _env_file=None)
     kura = KuraApp(settings, embedder=embedder)
-    kura.ingest(ListConnector(DOCS))
-    kura.record_identities("test", {"alice@example.com": ["group:finance"]}, {"slack:UALICE": "alice@example.com"})
+    kura.ingest(ListConnector(sample_documents()))
+    sample = SampleConnector()
+    kura.record_identities("sample", sample.identities(), sample.slack_aliases())
     yield kura
     kura.close()
 
@@ -98,18 +104,20 @@ def indexed_kura(tmp_path_factory, embedder) -> Iterator[KuraApp]:
 @pytest.fixture
 def slack() -> Iterator[FakeSlackWeb]:
     with FakeSlackWeb() as fake:
-        fake.add_user("UALICE", email="alice@example.com")  # also mapped by the identity store's alias
-        fake.add_user("UBOB", email="bob@example.com")  # email only via users.info; no finance grant
+        for user in (AIKO, MARIKO, HARUTO, LENA, YUKI):
+            fake.add_user(user)  # the identity store's slack:<id> alias supplies their email
+        fake.add_user(NEWHIRE, email="new.hire@hoshi-robotics.example")
         fake.add_user("UGUEST", email="guest@partner.example", is_restricted=True)
         fake.add_user("UOTHERBOT", is_bot=True)
         bot = fake.bot_user_id
-        fake.add_channel("CPUB", members=["UALICE", "UBOB", bot, "UOTHERBOT"])
-        fake.add_channel("CFIN", members=["UALICE", bot, "UOTHERBOT"], is_private=True)
-        fake.add_channel("CGUEST", members=["UALICE", "UGUEST", bot])
-        fake.add_channel("CSHARED", members=["UALICE", bot], is_ext_shared=True)
-        fake.add_channel("DALICE", members=["UALICE", bot], is_im=True)
-        for channel in ("CHELP", "CTRAVEL", "COFF"):
-            fake.add_channel(channel, members=["UALICE", bot])
+        fake.add_channel("CPUB", members=[AIKO, YUKI, NEWHIRE, bot, "UOTHERBOT"])
+        fake.add_channel("CFIN", members=[AIKO, MARIKO, bot, "UOTHERBOT"], is_private=True)
+        fake.add_channel("C0PRIV01", members=[AIKO, MARIKO, HARUTO, LENA, bot], is_private=True)
+        fake.add_channel("CGUEST", members=[AIKO, "UGUEST", bot])
+        fake.add_channel("CSHARED", members=[AIKO, bot], is_ext_shared=True)
+        fake.add_channel("DAIKO", members=[AIKO, bot], is_im=True)
+        for channel in ("CHELP", "CGDOCS", "COFF"):
+            fake.add_channel(channel, members=[AIKO, bot])
         yield fake
 
 

@@ -17,6 +17,7 @@ from bots.slack.bot import FAILED_TEXT
 from bots.slack.server import http_app
 from core.errors import ConfigError
 from core.settings import Settings
+from tests.bots.slack.conftest import AIKO
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 def test_a_kura_error_is_shown_in_place_of_the_placeholder(start_bot, slack, tmp_path, embedder):
     empty = KuraApp(Settings(_env_file=None, data_dir=tmp_path / "no-index"), embedder=embedder)
     server = start_bot(empty)
-    server.mention("CPUB", "UALICE", "Who approves expense reports?", "1700000000.000100")
+    server.mention("CPUB", AIKO, "Who approves expense reports?", "1700000000.000100")
     update = slack.wait_for("chat.update")[0]
     assert update["ts"] == slack.messages["CPUB"][0]["ts"]
     assert ":warning:" in update["blocks"][0]["text"]["text"]
@@ -45,7 +46,7 @@ def test_an_unexpected_error_reaches_the_boundary_and_the_user_gets_an_apology(s
                                                                              caplog):
     server = start_bot(ExplodingKura(indexed_kura.identity))
     with caplog.at_level(logging.ERROR, logger="bots.slack.bot"):
-        server.mention("CPUB", "UALICE", "Who approves expense reports?", "1700000000.000200")
+        server.mention("CPUB", AIKO, "Who approves expense reports?", "1700000000.000200")
         update = slack.wait_for("chat.update")[0]
         assert update["text"] == FAILED_TEXT
         deadline = time.monotonic() + 10
