@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # --- answering -------------------------------------------------------------------
     answerer: Literal["auto", "extractive", "llm"] = "auto"
     abstain_threshold: float = Field(
-        0.25, ge=0, le=1, description="Minimum evidence (best sentence's query-term coverage) to answer at all."
+        0.30, ge=0, le=1, description="Minimum evidence (best chunk's weighted query-term coverage) to answer at all."
     )
     answer_sentences: int = Field(3, ge=1)
     unsupported_sentences: Literal["mark", "drop"] = "mark"
