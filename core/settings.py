@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     web_port: int = 8000
     web_auth_header: str | None = Field(None, description="Trusted identity header set by the SSO proxy, e.g. X-Forwarded-Email.")
     web_session_secret: SecretStr | None = None
-    web_base_url: str = "http://127.0.0.1:8000"
+    web_base_url: str = Field("http://127.0.0.1:8000", description="Where people open the chat; share links start with it.")
+    web_allow_remote_login: bool = Field(
+        False,
+        description="Let `kura serve` offer the password-less local login on a non-loopback host (demos only: "
+        "anyone who can reach it can sign in as anyone). Unneeded with KURA_WEB_AUTH_HEADER.",
+    )
 
     @model_validator(mode="after")
     def _check_chunking(self) -> "Settings":

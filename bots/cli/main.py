@@ -104,8 +104,10 @@ def stats() -> None:
 def _register_subcommands() -> None:
     # Imported here so each area's commands live in their own module.
     from bots.cli.feedback import feedback_app
+    from bots.cli.serve import serve
 
     app.add_typer(feedback_app, name="feedback")
+    app.command("serve")(serve)
 
 
 _register_subcommands()

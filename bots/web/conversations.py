@@ -79,7 +79,6 @@ class ConversationStore:
                     conversation_id TEXT NOT NULL REFERENCES conversations (id),
                     question TEXT NOT NULL, answer TEXT NOT NULL, answer_id TEXT, created_at TEXT NOT NULL);
                 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns (conversation_id, id);
-                CREATE INDEX IF NOT EXISTS turns_by_answer ON turns (answer_id);
                 """
             )
 
@@ -161,16 +160,6 @@ class ConversationStore:
         """The last ``limit`` (question, answer text) pairs, oldest first: context for a follow-up question."""
         turns = self.get(conversation_id, owner).turns[-limit:]
         return [(t.question, str(t.answer.get("answer", ""))) for t in turns]
-
-    def owns_answer(self, owner: str, answer_id: str) -> bool:
-        """Whether this answer was given to this user in one of their conversations."""
-        with self._db() as db:
-            row = db.execute(
-                "SELECT 1 FROM turns t JOIN conversations c ON c.id = t.conversation_id"
-                " WHERE t.answer_id = ? AND c.owner = ?",
-                (answer_id, owner),
-            ).fetchone()
-        return row is not None
 
     def _load(self, where: str, value: str) -> Conversation | None:
         with self._db() as db:
