@@ -150,7 +150,7 @@
     const buttons = [true, false].map((value) => el("button", {
       type: "button", class: "secondary", "aria-pressed": String(helpful === value), "data-helpful": String(value),
       onclick: () => send(value),
-    }, value ? "👍 Helpful" : "👎 Not helpful"));
+    }, value ? "Helpful" : "Not helpful"));
 
     async function send(value, reason) {
       try {

@@ -1,0 +1,180 @@
+"""The web chat in a real headless Chromium: sign in, ask, watch the answer arrive, open a citation, send feedback.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
+Leaves screenshots at /tmp/kura-web.png (desktop, English and Japanese) and
+/tmp/kura-web-mobile.png (narrow screen) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.bots.web.conftest import ALICE
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = Path("/tmp/kura-web.png")
+SCREENSHOT_MOBILE = Path("/tmp/kura-web-mobile.png")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
+)
+
+
+class ServerThread:
+    """uvicorn serving an app on a free loopback port, in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000", "--lang=en-US",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    web = make_web(web_auth_header=None)  # the local login form, as on a laptop
+    wait = WebDriverWait(browser, 20)
+    find = browser.find_element
+
+    def answers_done(count):
+        return wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.answer[aria-busy="false"]')) >= count)
+
+    def ask(question):
+        box = find(By.ID, "question")
+        box.send_keys(question)
+        box.send_keys(Keys.ENTER)
+
+    with ServerThread(web.app) as server:
+        browser.get(server.url + "/")
+        wait.until(lambda d: "/login" in d.current_url)
+        find(By.ID, "email").send_keys(ALICE)
+        find(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.ID, "question"))
+        assert find(By.CSS_SELECTOR, ".who .user").text == ALICE
+
+        # Ask: the streamed answer arrives with its citation and sources.
+        ask("Who approves expense reports over 50,000 yen?")
+        answers_done(1)
+        answer = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
+        assert "approved by the department head" in answer.find_element(By.CSS_SELECTOR, ".answer-text").text
+        assert answer.get_attribute("aria-live") == "polite"
+        assert answer.find_element(By.CSS_SELECTOR, ".sources-heading").text == "Sources"
+        source = answer.find_element(By.CSS_SELECTOR, ".source")
+        assert "Expense policy" in source.text and "Confluence" in source.text
+        passage = source.find_element(By.CSS_SELECTOR, ".passage")
+        assert not passage.is_displayed()  # folded until the citation is clicked
+        assert "/c/" in browser.current_url
+
+        # Click the citation: the cited passage shows, with a link that opens the source.
+        cite = answer.find_element(By.CSS_SELECTOR, "button.cite")
+        assert cite.text == "[1]"
+        cite.click()
+        wait.until(lambda d: passage.is_displayed())
+        assert "Expense reports over 50,000 yen must be approved" in passage.text
+        assert cite.get_attribute("aria-expanded") == "true"
+        link = source.find_element(By.CSS_SELECTOR, "a.source-link")
+        assert link.get_attribute("href") == "https://wiki.example.com/pages/100"
+        assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+
+        # Feedback: Helpful, then an optional reason; both stored.
+        answer.find_element(By.CSS_SELECTOR, 'button[data-helpful="true"]').click()
+        status = answer.find_element(By.CSS_SELECTOR, ".feedback-status")
+        wait.until(lambda d: "saved" in status.text)
+        answer_id = web.feedback.rated_answers().__next__().id
+        assert web.feedback.get_answer(answer_id).feedback.helpful is True
+        reason = answer.find_element(By.CSS_SELECTOR, ".reason input")
+        reason.send_keys("Clear and quick")
+        reason.send_keys(Keys.ENTER)
+        wait.until(lambda d: "reason were saved" in status.text)
+        assert web.feedback.get_answer(answer_id).feedback.reason == "Clear and quick"
+
+        # Document text is text: a title with markup shows literally.
+        ask("When does the release train leave?")
+        answers_done(2)
+        titles = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#turns .turn:last-child .source .title")]
+        assert "Release notes <b>v2</b>" in titles
+        assert not browser.find_elements(By.CSS_SELECTOR, ".source .title b")
+
+        # Japanese: answer marked lang="ja"; the citation works from the keyboard.
+        ask("有給休暇の申請方法は？")
+        answers_done(3)
+        ja = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
+        assert ja.get_attribute("lang") == "ja" and "人事システムから申請してください" in ja.text
+        ja_cite = ja.find_element(By.CSS_SELECTOR, "button.cite")
+        ja_cite.send_keys(Keys.ENTER)
+        wait.until(lambda d: ja.find_element(By.CSS_SELECTOR, ".passage").is_displayed())
+        assert "三日前まで" in ja.find_element(By.CSS_SELECTOR, ".passage").text
+        browser.set_window_size(1280, 1700)  # tall enough for the English and the Japanese answer
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.save_screenshot(str(SCREENSHOT))
+        browser.set_window_size(1280, 1000)
+
+        # History: the conversation is listed, and reopening it restores its turns and the verdict.
+        history = browser.find_elements(By.CSS_SELECTOR, "#history-list a")
+        assert [h.text for h in history] == ["Who approves expense reports over 50,000 yen?"]
+        browser.get(browser.current_url)
+        answers_done(3)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 3
+        first = browser.find_element(By.CSS_SELECTOR, "#turns .turn:first-child")
+        assert first.find_element(By.CSS_SELECTOR, 'button[data-helpful="true"]').get_attribute("aria-pressed") == "true"
+
+        # Narrow screen: conversations fold away behind a toggle, and the page does not scroll sideways.
+        browser.set_window_size(390, 844)
+        assert not find(By.ID, "history-list").is_displayed()
+        find(By.ID, "toggle-history").click()
+        assert find(By.ID, "history-list").is_displayed()
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        browser.save_screenshot(str(SCREENSHOT_MOBILE))
+
+        problems = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert problems == []  # no script errors, no content-security-policy violations
