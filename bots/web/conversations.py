@@ -157,9 +157,14 @@ class ConversationStore:
         return self._load("share_token = ?", token) if token else None
 
     def history(self, conversation_id: str, owner: str, limit: int = 5) -> list[tuple[str, str]]:
-        """The last ``limit`` (question, answer text) pairs, oldest first: context for a follow-up question."""
-        turns = self.get(conversation_id, owner).turns[-limit:]
-        return [(t.question, str(t.answer.get("answer", ""))) for t in turns]
+        """The last ``limit`` turns as (role, text) messages, oldest first: context for a follow-up question.
+
+        Roles are ``user`` and ``assistant``, the shape ``KuraApp.ask(history=...)`` takes.
+        """
+        messages: list[tuple[str, str]] = []
+        for turn in self.get(conversation_id, owner).turns[-limit:]:
+            messages += [("user", turn.question), ("assistant", str(turn.answer.get("answer", "")))]
+        return messages
 
     def _load(self, where: str, value: str) -> Conversation | None:
         with self._db() as db:

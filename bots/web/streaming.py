@@ -1,8 +1,8 @@
 """Answers as a stream: text deltas, then the final Answer; and the Server-Sent Events wire format.
 
 The web chat consumes one generator shape whatever answers: ``str`` deltas
-followed by exactly one ``Answer``. An LLM answerer yields its tokens as they
-arrive (``KuraApp.ask_stream`` when the composition root offers it); the
+followed by exactly one ``Answer`` (``KuraApp.ask_stream``; plain ``ask`` where
+a KuraApp lacks it). An LLM answerer yields its tokens as they arrive; the
 extractive answerer has its whole answer at once, so it is sent in a few
 pieces, one per cited sentence, and the page fills in the same way.
 """
@@ -31,11 +31,16 @@ def answer_deltas(
     """Yields text deltas, then the final Answer."""
     ask_stream = getattr(kura, "ask_stream", None)
     if callable(ask_stream):
-        yield from ask_stream(question, principals=principals, history=history)
-        return
-    answer = kura.ask(question, principals=principals, history=history)
-    yield from split_for_streaming(answer.text)
-    yield answer
+        items = ask_stream(question, principals=principals, history=history)
+    else:
+        answer = kura.ask(question, principals=principals, history=history)
+        items = iter([answer.text, answer])
+    for item in items:
+        # An LLM's token deltas pass through (their pieces are tiny already); a finished text arrives in a few pieces.
+        if isinstance(item, str):
+            yield from split_for_streaming(item)
+        else:
+            yield item
 
 
 def sse_event(event: str, data: Any) -> str:

@@ -173,7 +173,7 @@
       event.preventDefault();
       if (reasonInput.value.trim() && helpful !== null) send(helpful, reasonInput.value.trim());
     });
-    return el("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" },
+    return el("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?", "data-answer-id": answerId },
       el("span", { class: "label", "aria-hidden": "true", text: "Helpful?" }), ...buttons, reasonForm, status);
   }
 

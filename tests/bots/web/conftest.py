@@ -1,4 +1,5 @@
-"""A real KuraApp over a small index (public, restricted and Japanese documents) for the web chat's tests.
+"""A real KuraApp over a small index for the web chat's tests: a few sample-corpus documents (public, restricted,
+English, Japanese) and one with markup in it.
 
 The index is built once per session through the real pipeline with the shared
 embedder; each test gets its own app with fresh conversation and feedback
@@ -8,6 +9,9 @@ stores, so tests do not see each other's conversations.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -19,35 +23,32 @@ from bots.web.conversations import ConversationStore
 from core.protocols import SyncBatch
 from core.settings import Settings
 from core.types import Document, Section
+from ingest.connectors.sample import SAMPLE_DIR, SampleConnector
 
-ALICE = "alice@example.com"  # in group:finance: may read the salary bands
-BOB = "bob@example.com"  # public documents only
-CAROL = "carol@example.com"  # also in group:finance
+# People of the sample corpus (ingest/sample_corpus/identities.yaml).
+ALICE = "aiko.tanaka@hoshi-robotics.example"  # finance: may read the salary bands
+BOB = "daichi.yamamoto@hoshi-robotics.example"  # in no group: public documents only
+CAROL = "mariko.ishida@hoshi-robotics.example"  # finance too
 
-EXPENSES = Document(
-    "confluence", "100", "Expense policy",
-    (Section("Expense reports over 50,000 yen must be approved by the department head. "
-             "Submit receipts in the Expenses app within 30 days of the purchase.", ("Approvals",)),),
-    url="https://wiki.example.com/pages/100",
+SAMPLE_FILES = (
+    "confluence-expense-reimbursement-policy.md",  # English, public
+    "confluence-keihi-seisan-tejun.md",  # Japanese, public
+    "confluence-salary-bands-fy2026.md",  # Japanese, group:finance only
 )
-SALARIES = Document(
-    "confluence", "200", "Salary bands 2026",
-    (Section("The salary band for senior engineers is 9 to 12 million yen per year. "
-             "Bands are reviewed every April by the compensation committee."),),
-    url="https://wiki.example.com/pages/200",
-    principals=("group:finance",),
-)
-LEAVE_JA = Document(
-    "gdocs", "300", "休暇申請の手順",
-    (Section("年次有給休暇は人事システムから申請してください。申請は取得日の三日前までに行います。"),),
-    url="https://docs.example.com/document/d/300",
-)
-RELEASE = Document(
-    "slack", "C1:1700000000.1", "Release notes <b>v2</b>",
+EXPENSES_ID = "confluence:CONF-1001"
+KEIHI_ID = "confluence:CONF-1010"
+SALARIES_ID = "confluence:CONF-1014"
+
+# Not in the sample corpus: a public document whose title and text carry markup, to check escaping.
+MARKUP = Document(
+    "slack", "C1-1700000000.000100", "Release notes <b>v2</b>",
     (Section("The release train leaves every Thursday. <script>alert('x')</script> Hotfixes ship any day."),),
-    url="https://example.slack.com/archives/C1/p1700000000000100",
+    url="https://hoshi-robotics.slack.example/archives/C1/p1700000000000100",
 )
-DOCUMENTS = (EXPENSES, SALARIES, LEAVE_JA, RELEASE)
+
+
+def documents() -> list[Document]:
+    return [SampleConnector.read(SAMPLE_DIR / name) for name in SAMPLE_FILES] + [MARKUP]
 
 
 class ListConnector:
@@ -77,8 +78,9 @@ def clean_settings(**values) -> Settings:
 def web_kura(tmp_path_factory, embedder):
     settings = clean_settings(data_dir=tmp_path_factory.mktemp("web-data"))
     kura = KuraApp(settings, embedder=embedder)
-    kura.ingest(ListConnector(DOCUMENTS))
-    kura.record_identities("test", {ALICE: ["group:finance"], CAROL: ["group:finance"]})
+    kura.ingest(ListConnector(documents()))
+    sample = SampleConnector()
+    kura.record_identities("sample", sample.identities(), sample.slack_aliases())
     yield kura
     kura.close()
 
@@ -112,3 +114,31 @@ def make_web(web_kura, tmp_path):
 
 def as_user(email: str) -> dict[str, str]:
     return {"X-Forwarded-Email": email}
+
+
+class ServerThread:
+    """uvicorn serving an app on a free loopback port, in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()

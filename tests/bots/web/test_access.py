@@ -11,10 +11,10 @@ from bots.cli.serve import check_exposure
 from bots.web.auth import SESSION_COOKIE
 from core.errors import ConfigError
 
-from tests.bots.web.conftest import ALICE, BOB, CAROL, SALARIES, as_user, clean_settings
+from tests.bots.web.conftest import ALICE, BOB, CAROL, SALARIES_ID, as_user, clean_settings
 
-EXPENSE_Q = "Who approves expense reports over 50,000 yen?"
-SALARY_Q = "What is the salary band for senior engineers?"
+EXPENSE_Q = "Who has to approve an expense report over 50,000 yen?"
+SALARY_Q = "2026年度の給与バンドの改定コードは何ですか？"
 
 
 def ask(client, user, question, conversation_id=None):
@@ -53,10 +53,10 @@ def test_api_without_identity_is_401(make_web, method, path, body):
     assert response.status_code == 401
 
 
-def test_health_needs_no_identity(make_web):
+def test_health_needs_no_identity(make_web, web_kura):
     response = TestClient(make_web().app).get("/api/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "index_chunks": 4}
+    assert response.json() == {"status": "ok", "index_chunks": web_kura.store.count()}
 
 
 def test_pages_without_identity(make_web):
@@ -79,7 +79,7 @@ def test_local_login_sets_a_signed_session(make_web):
     assert bad.status_code == 400 and "Enter an email address" in bad.text
     assert SESSION_COOKIE not in client.cookies
 
-    ok = client.post("/login", data={"email": " Alice@Example.com ", "next": "//evil.example.com/x"})
+    ok = client.post("/login", data={"email": " Aiko.Tanaka@Hoshi-Robotics.example ", "next": "//evil.example.com/x"})
     assert ok.status_code == 303 and ok.headers["location"] == "/"  # never redirected off-site
     assert "httponly" in ok.headers["set-cookie"].lower() and "samesite=lax" in ok.headers["set-cookie"].lower()
     assert client.get("/api/history").json()["user"] == ALICE
@@ -127,22 +127,22 @@ def test_each_user_sees_only_their_own_conversations(make_web):
 def test_follow_up_questions_continue_the_conversation(make_web):
     client = TestClient(make_web().app)
     first = ask(client, ALICE, EXPENSE_Q)
-    second = ask(client, ALICE, "When must receipts be submitted?", first["conversation_id"])
+    second = ask(client, ALICE, "Within how many days must I file an expense?", first["conversation_id"])
     assert second["conversation_id"] == first["conversation_id"]
     turns = client.get(f"/api/conversations/{first['conversation_id']}", headers=as_user(ALICE)).json()["turns"]
-    assert [t["question"] for t in turns] == [EXPENSE_Q, "When must receipts be submitted?"]
+    assert [t["question"] for t in turns] == [EXPENSE_Q, "Within how many days must I file an expense?"]
     assert "30 days" in turns[1]["answer"]["answer"]
 
 
 def test_answers_use_only_documents_the_asker_may_read(make_web):
     client = TestClient(make_web().app)
     alice = ask(client, ALICE, SALARY_Q)["answer"]
-    assert not alice["abstained"] and "9 to 12 million yen" in alice["answer"]
-    assert alice["sources"][0]["document_id"] == SALARIES.id
+    assert not alice["abstained"] and "KIRIN-26" in alice["answer"]
+    assert alice["sources"][0]["document_id"] == SALARIES_ID
 
     bob = ask(client, BOB, SALARY_Q)["answer"]
-    assert "million yen" not in bob["answer"]
-    assert SALARIES.id not in {s["document_id"] for s in bob["sources"]}
+    assert "KIRIN" not in bob["answer"]
+    assert SALARIES_ID not in {s["document_id"] for s in bob["sources"]}
 
 
 def test_share_refused_when_the_viewer_may_not_read_a_cited_source(make_web):
@@ -155,7 +155,7 @@ def test_share_refused_when_the_viewer_may_not_read_a_cited_source(make_web):
     assert refused.status_code == 403
     assert refused.json()["error"] == "This conversation cites documents you do not have access to."
     page = client.get(f"/s/{token}", headers=as_user(BOB))
-    assert page.status_code == 403 and "million yen" not in page.text and "Salary" not in page.text
+    assert page.status_code == 403 and "KIRIN" not in page.text and "給与" not in page.text
 
     # Another member of finance may read it; so may the owner.
     for user in (CAROL, ALICE):
@@ -175,8 +175,9 @@ def test_share_of_public_answers_is_readable_until_revoked(make_web):
     turn = shared.json()["turns"][0]
     assert turn["answer"]["answer"] == answer["answer"]["answer"] and turn["feedback"] is None
     page = client.get(f"/s/{token}", headers=as_user(BOB))
-    assert page.status_code == 200 and "department head" in page.text
-    assert 'href="#src-' in page.text and 'href="https://wiki.example.com/pages/100"' in page.text
+    assert page.status_code == 200 and "Department head" in page.text
+    assert 'href="#src-' in page.text
+    assert 'href="https://hoshi-robotics.atlassian.example/wiki/spaces/FIN/pages/1001"' in page.text
 
     assert client.delete(f"/api/conversations/{answer['conversation_id']}/share", headers=as_user(ALICE)).status_code == 200
     assert client.get(f"/api/shared/{token}", headers=as_user(BOB)).status_code == 404

@@ -8,52 +8,22 @@ Leaves screenshots at /tmp/kura-web.png (desktop, English and Japanese) and
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.bots.web.conftest import ALICE
+from tests.bots.web.conftest import ALICE, ServerThread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path("/tmp/kura-web.png")
 SCREENSHOT_MOBILE = Path("/tmp/kura-web-mobile.png")
+EXPENSE_Q = "Who has to approve an expense report over 50,000 yen?"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
     reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)",
 )
-
-
-class ServerThread:
-    """uvicorn serving an app on a free loopback port, in a background thread."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "ServerThread":
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -89,6 +59,10 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
     def answers_done(count):
         return wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.answer[aria-busy="false"]')) >= count)
 
+    def answer_id_of(answer_element):
+        """The stored id of the answer shown in this element (its feedback buttons carry it)."""
+        return answer_element.find_element(By.CSS_SELECTOR, ".feedback").get_attribute("data-answer-id")
+
     def ask(question):
         box = find(By.ID, "question")
         box.send_keys(question)
@@ -103,14 +77,14 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
         assert find(By.CSS_SELECTOR, ".who .user").text == ALICE
 
         # Ask: the streamed answer arrives with its citation and sources.
-        ask("Who approves expense reports over 50,000 yen?")
+        ask(EXPENSE_Q)
         answers_done(1)
         answer = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
-        assert "approved by the department head" in answer.find_element(By.CSS_SELECTOR, ".answer-text").text
+        assert "Department head" in answer.find_element(By.CSS_SELECTOR, ".answer-text").text
         assert answer.get_attribute("aria-live") == "polite"
         assert answer.find_element(By.CSS_SELECTOR, ".sources-heading").text == "Sources"
         source = answer.find_element(By.CSS_SELECTOR, ".source")
-        assert "Expense policy" in source.text and "Confluence" in source.text
+        assert "Expense reimbursement policy" in source.text and "Confluence" in source.text
         passage = source.find_element(By.CSS_SELECTOR, ".passage")
         assert not passage.is_displayed()  # folded until the citation is clicked
         assert "/c/" in browser.current_url
@@ -120,17 +94,18 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
         assert cite.text == "[1]"
         cite.click()
         wait.until(lambda d: passage.is_displayed())
-        assert "Expense reports over 50,000 yen must be approved" in passage.text
+        stored = web.feedback.get_answer(answer_id_of(answer)).answer["sources"][0]
+        assert " ".join(passage.text.split()) == " ".join(stored["snippet"].split()) != ""
         assert cite.get_attribute("aria-expanded") == "true"
         link = source.find_element(By.CSS_SELECTOR, "a.source-link")
-        assert link.get_attribute("href") == "https://wiki.example.com/pages/100"
+        assert link.get_attribute("href") == "https://hoshi-robotics.atlassian.example/wiki/spaces/FIN/pages/1001"
         assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
 
         # Feedback: Helpful, then an optional reason; both stored.
         answer.find_element(By.CSS_SELECTOR, 'button[data-helpful="true"]').click()
         status = answer.find_element(By.CSS_SELECTOR, ".feedback-status")
         wait.until(lambda d: "saved" in status.text)
-        answer_id = web.feedback.rated_answers().__next__().id
+        answer_id = answer_id_of(answer)
         assert web.feedback.get_answer(answer_id).feedback.helpful is True
         reason = answer.find_element(By.CSS_SELECTOR, ".reason input")
         reason.send_keys("Clear and quick")
@@ -146,14 +121,15 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
         assert not browser.find_elements(By.CSS_SELECTOR, ".source .title b")
 
         # Japanese: answer marked lang="ja"; the citation works from the keyboard.
-        ask("有給休暇の申請方法は？")
+        ask("経費精算申請書はいつまでに提出する必要がありますか？")
         answers_done(3)
         ja = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
-        assert ja.get_attribute("lang") == "ja" and "人事システムから申請してください" in ja.text
-        ja_cite = ja.find_element(By.CSS_SELECTOR, "button.cite")
-        ja_cite.send_keys(Keys.ENTER)
-        wait.until(lambda d: ja.find_element(By.CSS_SELECTOR, ".passage").is_displayed())
-        assert "三日前まで" in ja.find_element(By.CSS_SELECTOR, ".passage").text
+        assert ja.get_attribute("lang") == "ja" and "30日以内" in ja.text
+        ja_cite = ja.find_elements(By.CSS_SELECTOR, "button.cite")[-1]
+        ja_cite.send_keys(Keys.ENTER)  # buttons, so Tab and Enter work without a mouse
+        ja_passage = ja.find_element(By.CSS_SELECTOR, f"#{ja_cite.get_attribute('aria-controls')} .passage")
+        wait.until(lambda d: ja_passage.is_displayed())
+        assert "経費精算" in ja_passage.text
         browser.set_window_size(1280, 1700)  # tall enough for the English and the Japanese answer
         browser.execute_script("window.scrollTo(0, 0)")
         browser.save_screenshot(str(SCREENSHOT))
@@ -161,7 +137,7 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
 
         # History: the conversation is listed, and reopening it restores its turns and the verdict.
         history = browser.find_elements(By.CSS_SELECTOR, "#history-list a")
-        assert [h.text for h in history] == ["Who approves expense reports over 50,000 yen?"]
+        assert [h.text for h in history] == [EXPENSE_Q]
         browser.get(browser.current_url)
         answers_done(3)
         assert len(browser.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 3
