@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -177,8 +177,7 @@ class ConversationStore:
         turns = tuple(
             Turn(r["id"], r["question"], json.loads(r["answer"]), r["answer_id"], r["created_at"]) for r in turn_rows
         )
-        header = self._header(row)
-        return Conversation(**{**header.__dict__, "turn_count": len(turns), "turns": turns})
+        return replace(self._header(row), turn_count=len(turns), turns=turns)
 
     @staticmethod
     def _header(row: sqlite3.Row) -> Conversation:

@@ -328,7 +328,7 @@
     ask(question);
   });
   $("question").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault(); // IME composition (Japanese input) keeps Enter for choosing characters
       $("ask-form").requestSubmit();
     }

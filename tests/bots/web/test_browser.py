@@ -1,8 +1,9 @@
 """The web chat in a real headless Chromium: sign in, ask, watch the answer arrive, open a citation, send feedback.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
-Leaves screenshots at /tmp/kura-web.png (desktop, English and Japanese) and
-/tmp/kura-web-mobile.png (narrow screen) for a human to look at.
+Leaves screenshots for a human to look at: /tmp/kura-web.png (desktop, English and
+Japanese), /tmp/kura-web-not-found.png (not-found answer, escaped markup) and
+/tmp/kura-web-mobile.png (narrow screen).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path("/tmp/kura-web.png")
 SCREENSHOT_MOBILE = Path("/tmp/kura-web-mobile.png")
+SCREENSHOT_NOT_FOUND = Path("/tmp/kura-web-not-found.png")
 EXPENSE_Q = "Who has to approve an expense report over 50,000 yen?"
 
 pytestmark = pytest.mark.skipif(
@@ -113,16 +115,9 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
         wait.until(lambda d: "reason were saved" in status.text)
         assert web.feedback.get_answer(answer_id).feedback.reason == "Clear and quick"
 
-        # Document text is text: a title with markup shows literally.
-        ask("When does the release train leave?")
-        answers_done(2)
-        titles = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#turns .turn:last-child .source .title")]
-        assert "Release notes <b>v2</b>" in titles
-        assert not browser.find_elements(By.CSS_SELECTOR, ".source .title b")
-
         # Japanese: answer marked lang="ja"; the citation works from the keyboard.
         ask("経費精算申請書はいつまでに提出する必要がありますか？")
-        answers_done(3)
+        answers_done(2)
         ja = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
         assert ja.get_attribute("lang") == "ja" and "30日以内" in ja.text
         ja_cite = ja.find_elements(By.CSS_SELECTOR, "button.cite")[-1]
@@ -135,12 +130,30 @@ def test_ask_stream_cite_and_rate_in_a_real_browser(make_web, browser):
         browser.save_screenshot(str(SCREENSHOT))
         browser.set_window_size(1280, 1000)
 
+        # Not found: said plainly, with the closest documents instead of sources.
+        ask("How tall is Mount Fuji in winter?")
+        answers_done(3)
+        missing = find(By.CSS_SELECTOR, "#turns .turn:last-child .answer")
+        assert "not-found" in missing.get_attribute("class")
+        assert missing.find_element(By.CSS_SELECTOR, ".answer-text").text == "I could not find this in the documents you can access."
+        assert missing.find_element(By.CSS_SELECTOR, ".sources-heading").text == "Closest documents"
+        assert missing.find_elements(By.CSS_SELECTOR, ".source") and not missing.find_elements(By.CSS_SELECTOR, "button.cite")
+
+        # Document text is text: a title with markup shows literally.
+        ask("When does the release train leave?")
+        answers_done(4)
+        titles = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#turns .turn:last-child .source .title")]
+        assert "Release notes <b>v2</b>" in titles
+        assert not browser.find_elements(By.CSS_SELECTOR, ".source .title b")
+        browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        browser.save_screenshot(str(SCREENSHOT_NOT_FOUND))
+
         # History: the conversation is listed, and reopening it restores its turns and the verdict.
         history = browser.find_elements(By.CSS_SELECTOR, "#history-list a")
         assert [h.text for h in history] == [EXPENSE_Q]
         browser.get(browser.current_url)
-        answers_done(3)
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 3
+        answers_done(4)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 4
         first = browser.find_element(By.CSS_SELECTOR, "#turns .turn:first-child")
         assert first.find_element(By.CSS_SELECTOR, 'button[data-helpful="true"]').get_attribute("aria-pressed") == "true"
 
