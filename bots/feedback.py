@@ -14,13 +14,14 @@ UTF-8, one object per *rated* answer, oldest first::
 
     {
       "format": "kura-feedback/1",
-      "answer_id": "9f0c...",            # stable id of the stored answer
+      "id": "9f0c...",                   # stable id of the stored answer
       "question": "How many vacation days do I get?",
       "answer": "Full-time employees get 25 days [1].",
       "abstained": false,                # true when Kura said it could not find it
       "helpful": true,                   # the user's verdict
       "reason": null,                    # optional free text given with the verdict
       "user": "alice@example.com",       # who asked and rated (email, or slack:<id> when unmapped)
+      "asker": "alice@example.com",      # the same, under the name eval/feedback.py reads
       "surface": "slack",                # "slack" | "web" | ...
       "conversation_id": "C1:1700.1",    # thread / conversation, or null
       "asked_at": "2026-01-05T10:00:00+00:00",
@@ -30,6 +31,7 @@ UTF-8, one object per *rated* answer, oldest first::
       "retrieved_document_ids": ["..."], # distinct, in rank order
       "cited_chunk_ids": ["..."],        # chunks of the sources the answer cites
       "cited_document_ids": ["..."],
+      "cited": [1],                      # numbers of the cited sources (as eval/feedback.py reads them)
       "sentences": [{"text": "...", "citations": [1], "support": 1.0, "supported": true}],
       "sources": [{"number": 1, "title": "...", "url": "...", "document_id": "...", "chunk_id": "...", "source": "..."}]
     }
@@ -253,13 +255,14 @@ def export_line(record: AnswerRecord) -> dict[str, Any]:
     feedback = record.feedback
     return {
         "format": EXPORT_FORMAT,
-        "answer_id": record.id,
+        "id": record.id,
         "question": answer.get("question", ""),
         "answer": answer.get("answer", ""),
         "abstained": answer.get("abstained", False),
         "helpful": feedback.helpful if feedback else None,
         "reason": feedback.reason if feedback else None,
         "user": record.user,
+        "asker": record.user,
         "surface": record.surface,
         "conversation_id": record.conversation_id,
         "asked_at": record.created_at,
@@ -271,6 +274,7 @@ def export_line(record: AnswerRecord) -> dict[str, Any]:
         "retrieved_document_ids": _distinct([r["document_id"] for r in record.retrieved]),
         "cited_chunk_ids": _distinct([s["chunk_id"] for s in cited]),
         "cited_document_ids": _distinct([s["document_id"] for s in cited]),
+        "cited": sorted(cited_numbers),
         "sentences": answer.get("sentences", []),
         "sources": [{k: v for k, v in s.items() if k != "snippet"} for s in sources],
     }

@@ -105,9 +105,11 @@ def _register_subcommands() -> None:
     # Imported here so each area's commands live in their own module.
     from bots.cli.feedback import feedback_app
     from bots.cli.serve import serve
+    from bots.cli.slack import slack
 
     app.add_typer(feedback_app, name="feedback")
     app.command("serve")(serve)
+    app.command("slack")(slack)
 
 
 _register_subcommands()

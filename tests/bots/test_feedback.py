@@ -91,6 +91,7 @@ def test_export_writes_one_line_per_rated_answer(tmp_path):
     assert line["retrieved_document_ids"] == ["sample:leave", "sample:travel"]
     assert line["cited_chunk_ids"] == [answer.sources[0].chunk_id]  # source 2 was listed but not cited
     assert line["cited_document_ids"] == ["sample:leave"]
+    assert line["cited"] == [1] and line["asker"] == "alice@example.com"
     assert not (out.parent / "feedback.jsonl.tmp").exists()
 
 
@@ -131,7 +132,7 @@ def test_cli_export(tmp_path, monkeypatch):
     result = runner.invoke(app, ["feedback", "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "wrote 1 rated answers" in result.output
-    assert json.loads(out.read_text(encoding="utf-8"))["answer_id"] == answer_id
+    assert json.loads(out.read_text(encoding="utf-8"))["id"] == answer_id
 
     default = runner.invoke(app, ["feedback", "export"])
     assert default.exit_code == 0
