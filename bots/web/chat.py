@@ -1,7 +1,7 @@
 """One question in the web chat, from the asker's permissions to the stored turn, as a stream of events.
 
-Both ``POST /api/ask`` and ``POST /api/stream`` run ``ChatService.events``; the
-first only keeps the last event. Events, in order:
+``POST /api/stream`` sends ``ChatService.events``; ``POST /api/ask`` runs the same
+steps and returns the payload of the final ``answer`` event. Events, in order:
 
 - ``status``  ``{"stage": "searching"}`` as soon as the question is accepted
 - ``delta``   ``{"text": "..."}`` zero or more pieces of the answer text
@@ -54,8 +54,7 @@ class ChatService:
         try:
             yield from self._answer(user, question, conversation_id, history)
         except Exception as exc:  # the stream's error boundary: headers are sent, so the error travels as an event
-            log_failure(exc)
-            yield "error", {"message": user_message(exc)}
+            yield "error", {"message": user_message(exc, log_failure(exc))}
 
     def ask(self, user: str, question: str, conversation_id: str | None) -> dict[str, Any]:
         """The whole answer at once (the payload of the final ``answer`` event); failures raise."""

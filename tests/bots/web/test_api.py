@@ -147,6 +147,7 @@ def test_unexpected_failures_show_no_internals(make_web):
 
     event, data = parse_sse(stream(client, ALICE, EXPENSE_Q).text)[-1]
     assert event == "error" and data["message"].startswith("Something went wrong") and "sqlite" not in json.dumps(data)
+    assert "reference none" not in data["message"]  # the reference points at the logged traceback
 
 
 def test_split_for_streaming_keeps_the_text():
