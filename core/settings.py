@@ -101,12 +101,28 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(None, description="Override of https://slack.com/api/ for tests and proxies.")
     slack_channel_config: Path | None = None
 
+    # --- Slack bot ---------------------------------------------------------------------
+    slack_mode: Literal["auto", "socket", "http"] = Field(
+        "auto", description="auto: Socket Mode when KURA_SLACK_APP_TOKEN is set, else HTTP (Events API)."
+    )
+    slack_host: str = Field("127.0.0.1", description="HTTP mode: address the Events API endpoint listens on.")
+    slack_port: int = Field(3000, ge=1, le=65535, description="Port of /slack/events (HTTP mode) and /healthz.")
+    slack_max_channel_members: int = Field(
+        500, ge=1, description="Above this many members a channel's answers use public documents only."
+    )
+    slack_history_messages: int = Field(10, ge=0, description="Thread messages passed as history to a follow-up.")
+
     # --- web ---------------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_auth_header: str | None = Field(None, description="Trusted identity header set by the SSO proxy, e.g. X-Forwarded-Email.")
     web_session_secret: SecretStr | None = None
-    web_base_url: str = "http://127.0.0.1:8000"
+    web_base_url: str = Field("http://127.0.0.1:8000", description="Where people open the chat; share links start with it.")
+    web_allow_remote_login: bool = Field(
+        False,
+        description="Let `kura serve` offer the password-less local login on a non-loopback host (demos only: "
+        "anyone who can reach it can sign in as anyone). Unneeded with KURA_WEB_AUTH_HEADER.",
+    )
 
     @model_validator(mode="after")
     def _check_chunking(self) -> "Settings":
