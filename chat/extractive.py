@@ -45,6 +45,10 @@ def snippet(text: str, around: str = "", limit: int = _SNIPPET_CHARS) -> str:
         return text
     at = text.find(" ".join(around.split())) if around else -1
     start = max(0, at - limit // 4) if at >= 0 else 0
+    if 0 < start and text[start - 1] != " ":
+        # Start on a word boundary where the text has spaces; Japanese has none, so any character will do.
+        space = text.find(" ", start, at if at > start else start + 40)
+        start = space + 1 if space >= 0 else start
     piece = text[start : start + limit]
     return ("…" if start > 0 else "") + piece + ("…" if start + limit < len(text) else "")
 
