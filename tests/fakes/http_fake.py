@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -71,7 +71,7 @@ class FakeServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+                request = Request(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True),
                                   {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
                 response = fake._dispatch(request)
                 if response.delay_s:
