@@ -101,6 +101,11 @@ def stats() -> None:
         typer.echo(f"embedding model: {meta.get('embedding_model', '?')}  chunking: {meta.get('chunker', '?')}")
 
 
+from bots.cli.sync import sync as _sync_command  # noqa: E402 - subcommands live in their own modules
+
+app.command("sync")(_sync_command)
+
+
 def main() -> None:
     """Console entry point with the one error boundary of the CLI."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
