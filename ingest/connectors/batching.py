@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from core.protocols import DocumentFailure
@@ -33,7 +34,7 @@ class BatchBuilder:
 
     def advance(self, cursor: dict[str, Any]) -> None:
         """Record the resume point reached; it is written with the next batch (if it differs from the stored one)."""
-        cursor = dict(cursor)
+        cursor = copy.deepcopy(cursor)  # callers keep mutating their state dicts
         self._cursor = None if cursor == self._recorded else cursor
 
     def add(self, document: Document, entry: LedgerEntry) -> CheckpointedBatch | None:

@@ -12,6 +12,7 @@ token endpoint refuse.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -200,14 +201,20 @@ class FakeGoogle(FakeServer):
         return Response(200, body)
 
 
-def service_account_file(path, token_uri: str) -> None:
-    """Write a service-account key file (fresh RSA key) whose token endpoint is the fake."""
+@functools.cache
+def _private_key_pem() -> str:
+    """One RSA key per test session (generating one takes a noticeable fraction of a second)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def service_account_file(path, token_uri: str) -> None:
+    """Write a service-account key file whose token endpoint is the fake."""
+    pem = _private_key_pem()
     path.write_text(json.dumps({
         "type": "service_account", "project_id": "kura-test", "private_key_id": "k1", "private_key": pem,
         "client_email": "kura-sync@kura-test.iam.gserviceaccount.com", "client_id": "1",

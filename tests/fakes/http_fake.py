@@ -27,7 +27,10 @@ class Request:
     at: float  # time.monotonic() on arrival
 
     def arg(self, name: str, default: str | None = None) -> str | None:
+        """A parameter from the query string, or from a form-encoded body (slack-sdk POSTs its calls)."""
         values = self.query.get(name)
+        if not values and self.body and "form-urlencoded" in self.headers.get("content-type", ""):
+            values = parse_qs(self.body.decode("utf-8")).get(name)
         return values[0] if values else default
 
     def json(self) -> Any:

@@ -53,8 +53,9 @@ def seed_confluence(fake: FakeConfluence) -> None:
 
 
 def confluence_settings_for(fake: FakeConfluence, tmp_path, **overrides) -> Settings:
-    return fast_settings(tmp_path, confluence_url=f"{fake.url}/wiki", confluence_username=fake.username,
-                         confluence_token=fake.token, confluence_spaces=["ENG", "HR"], **overrides)
+    values = dict(confluence_url=f"{fake.url}/wiki", confluence_username=fake.username, confluence_token=fake.token,
+                  confluence_spaces=["ENG", "HR"])
+    return fast_settings(tmp_path, **{**values, **overrides})
 
 
 
@@ -80,8 +81,8 @@ def google_settings_for(fake: FakeGoogle, tmp_path, **overrides) -> Settings:
     key = tmp_path / "service-account.json"
     if not key.exists():
         service_account_file(key, f"{fake.url}/token")
-    return fast_settings(tmp_path, google_credentials_file=key, google_folder_ids=["team"],
-                         google_api_base_url=f"{fake.url}/", **overrides)
+    values = dict(google_credentials_file=key, google_folder_ids=["team"], google_api_base_url=f"{fake.url}/")
+    return fast_settings(tmp_path, **{**values, **overrides})
 
 
 
@@ -105,4 +106,5 @@ def seed_slack(fake: FakeSlack) -> dict[str, str]:
 
 
 def slack_settings_for(fake: FakeSlack, tmp_path, **overrides) -> Settings:
-    return fast_settings(tmp_path, slack_bot_token=fake.token, slack_api_url=f"{fake.url}/api/", **overrides)
+    values = dict(slack_bot_token=fake.token, slack_api_url=f"{fake.url}/api/")
+    return fast_settings(tmp_path, **{**values, **overrides})
