@@ -39,6 +39,7 @@ class Page:
     read_users: list[str] = field(default_factory=list)  # account ids
     read_groups: list[str] = field(default_factory=list)
     broken: bool = False  # GET content/{id} answers 500 every time
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (author account id, storage-format body)
 
 
 class FakeConfluence(FakeServer):
@@ -100,7 +101,14 @@ class FakeConfluence(FakeServer):
                 return Response(500, {"statusCode": 500, "message": "Internal server error"})
             return Response(200, self._content(page, (req.arg("expand") or "").split(",")))
         if m := re.fullmatch(r"content/(\d+)/child/comment", path):
-            return self._paged(req, [])
+            page = self.pages.get(m.group(1))
+            expand = (req.arg("expand") or "").split(",")
+            comments = [{"id": f"{page.id}-c{i}", "type": "comment", "status": "current", "title": f"Re: {page.title}",
+                         **({"body": {"storage": {"value": body, "representation": "storage"}}}
+                            if "body.storage" in expand else {}),
+                         **({"history": {"createdBy": self._user(author, False)}} if "history" in expand else {})}
+                        for i, (author, body) in enumerate(page.comments if page else [])]
+            return self._paged(req, comments)
         if path == "group/member":
             members = self.groups.get(req.arg("name") or "", [])
             return self._paged(req, [self._user(a, with_email=True) for a in members])

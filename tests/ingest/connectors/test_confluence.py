@@ -191,3 +191,27 @@ def test_new_page_in_a_quiet_space_is_found_by_the_change_listing(setup, conflue
 
     assert list(docs) == ["confluence:103"]
     assert docs["confluence:103"].metadata["breadcrumb"] == ["Engineering", "Onboarding guide"]
+
+
+def test_comments_are_included_when_configured(confluence, tmp_path):
+    confluence.pages["101"].comments = [("u-ben", "<p>Does this work on Linux too?</p>"),
+                                        ("u-aiko", "<p>Yes, use the <code>.deb</code> package.</p>")]
+    settings = confluence_settings_for(confluence, tmp_path, confluence_include_comments=True)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    comments = [s for s in docs["confluence:101"].sections if s.heading_path == ("Comments",)]
+    assert [s.text for s in comments] == ["Ben Ito: Does this work on Linux too?",
+                                          "Aiko Tanaka: Yes, use the .deb package."]
+
+
+def test_a_timed_out_request_is_retried(confluence, tmp_path):
+    settings = confluence_settings_for(confluence, tmp_path, connector_timeout_s=1)
+    checkpoints, identity = stores(settings)
+    confluence.inject("/space/ENG", Response(200, {"too": "late"}, delay_s=1.5))
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6
+    assert len(confluence.requests_to("/space/ENG")) == 2
