@@ -118,6 +118,9 @@ class SyncRunner:
         except KuraError as exc:  # rate limited or unreachable after retries: the next sync resumes here
             result.error = str(exc)
             logger.error("%s: stopped: %s", connector.name, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen answer in one source spares the others
+            result.error = f"unexpected {exc.__class__.__name__}: {exc}"
+            logger.exception("%s: stopped by an unexpected error", connector.name)
         result.stats.seconds = time.perf_counter() - started
         return result
 

@@ -106,10 +106,13 @@ class SlackConnector:
         state = {cid: dict(v) for cid, v in (cursor.get("channels") or {}).items() if cid in channels}
         window_start = self.clock() - self.settings.slack_refresh_days * 86400
         for cid, channel in sorted(channels.items()):
+            private = bool(channel.get("is_private"))
             latest = state.get(cid, {}).get("latest") or cursor.get("since")
             oldest = f"{min(float(latest), window_start):.6f}" if latest else "0"
+            if state.get(cid, {}).get("private", private) != private:
+                oldest = "0"  # public <-> private: every thread's principals change, not only recent ones
             newest = yield from self._channel(builder, channel, oldest, by_channel[cid], queued, users, names, workspace)
-            state[cid] = {"latest": max(newest, latest or "0", key=float)}
+            state[cid] = {"latest": max(newest, latest or "0", key=float), "private": private}
             builder.advance({"channels": state})
         if (batch := builder.take()) is not None:
             yield batch
@@ -172,8 +175,9 @@ class SlackConnector:
             profile = member.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or member.get("real_name") or member.get("name", "")
             users[member["id"]] = {"name": name or member["id"], "email": (profile.get("email") or "").lower()}
-            if users[member["id"]]["email"]:
-                self.identity.add_alias(f"slack:{member['id']}", users[member["id"]]["email"])
+            email = users[member["id"]]["email"]
+            if email and self.identity.email_for(f"slack:{member['id']}") != email:  # reads are cheap, writes are not
+                self.identity.add_alias(f"slack:{member['id']}", email)
         return users
 
     def _channels(self) -> dict[str, dict[str, Any]]:

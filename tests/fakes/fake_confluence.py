@@ -109,8 +109,8 @@ class FakeConfluence(FakeServer):
                          **({"history": {"createdBy": self._user(author, False)}} if "history" in expand else {})}
                         for i, (author, body) in enumerate(page.comments if page else [])]
             return self._paged(req, comments)
-        if path == "group/member":
-            members = self.groups.get(req.arg("name") or "", [])
+        if path == "group/member" or (m := re.fullmatch(r"group/([^/]+)/member", path)):  # Cloud / Data Center
+            members = self.groups.get(req.arg("name") or (m.group(1) if m else ""), [])
             return self._paged(req, [self._user(a, with_email=True) for a in members])
         if path == "user":
             account = req.arg("accountId") or ""
@@ -120,8 +120,9 @@ class FakeConfluence(FakeServer):
         return Response(404, {"message": f"unknown resource {path}"})
 
     def _authorized(self, req: Request) -> bool:
-        expected = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
-        return req.headers.get("authorization") == f"Basic {expected}"
+        """Basic auth with an API token (Cloud) or a bearer personal access token (Data Center)."""
+        basic = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
+        return req.headers.get("authorization") in (f"Basic {basic}", f"Bearer {self.token}")
 
     def _paged(self, req: Request, items: list[Any]) -> Response:
         start = int(req.arg("cursor") or req.arg("start") or 0)

@@ -215,3 +215,15 @@ def test_a_timed_out_request_is_retried(confluence, tmp_path):
 
     assert len(docs) == 6
     assert len(confluence.requests_to("/space/ENG")) == 2
+
+
+def test_data_center_personal_access_token(confluence, tmp_path):
+    settings = confluence_settings_for(confluence, tmp_path, confluence_cloud=False, confluence_username=None)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6
+    assert {r.headers["authorization"] for r in confluence.requests} == {f"Bearer {confluence.token}"}
+    assert confluence.requests_to("/group/staff/member")  # the Data Center form of the member list
+    assert "group:hr-team" in identity.principals_for("aiko@example.com")

@@ -98,8 +98,11 @@ def test_deleted_thread_and_channel_the_bot_left_are_deletions(setup, slack):
                                                   doc_id("G1", slack.threads["layoffs"])])
 
 
-def test_channel_turned_private_changes_principals(setup, slack):
-    connector, checkpoints, identity = setup
+@pytest.mark.parametrize("refresh_days", [14.0, 0.0])
+def test_channel_turned_private_changes_principals_of_all_its_threads(slack, tmp_path, refresh_days):
+    settings = slack_settings_for(slack, tmp_path, slack_refresh_days=refresh_days)
+    checkpoints, identity = stores(settings)
+    connector = SlackConnector(settings, checkpoints, identity)
     drain(connector.poll(), checkpoints)
     slack.channels["C1"].private = True
     slack.channels["C1"].members = ["U1"]
