@@ -12,7 +12,9 @@ EXIT_ERROR = 1
 
 def sync(
     source: Optional[str] = typer.Option(None, "--source", help="Only this source: confluence, gdocs or slack."),
-    full: bool = typer.Option(False, "--full", help="List everything again instead of reading changes."),
+    full: bool = typer.Option(
+        False, "--full", help="List and re-read every document (repairs what change listings miss); "
+        "unchanged content is not re-embedded."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Sync the configured sources incrementally (resumes where an interrupted sync stopped)."""

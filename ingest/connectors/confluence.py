@@ -1,6 +1,6 @@
 """Confluence connector: pages and blog posts with structure, breadcrumb, labels and read access.
 
-One sync (``poll``; ``load`` is the same without the cursor):
+One sync (``poll``; ``load`` is the same without the cursor, re-reading every page):
 
 1. Spaces in scope (``KURA_CONFLUENCE_SPACES`` or every global space minus
    ``KURA_CONFLUENCE_EXCLUDE_SPACES``) and who may read each one.
@@ -70,8 +70,8 @@ class ConfluenceConnector:
         self.api = api or ConfluenceApi(settings)
 
     def load(self) -> Iterator[CheckpointedBatch]:
-        """Everything in scope (unchanged documents in the ledger are still skipped)."""
-        return self._sync(cursor={})
+        """Everything in scope, every page read again (catches what versions do not show, such as comments)."""
+        return self._sync(cursor={}, refetch=True)
 
     def poll(self, since: datetime | None = None) -> Iterator[CheckpointedBatch]:
         """What changed since the stored checkpoint (or since ``since`` when given)."""
@@ -81,7 +81,7 @@ class ConfluenceConnector:
         return self._sync(cursor)
 
     # --- the sync ------------------------------------------------------------------------
-    def _sync(self, cursor: dict[str, Any]) -> Iterator[CheckpointedBatch]:
+    def _sync(self, cursor: dict[str, Any], refetch: bool = False) -> Iterator[CheckpointedBatch]:
         ledger = self.checkpoints.ledger(SOURCE)
         queued = self.checkpoints.failures(SOURCE)
         builder = BatchBuilder(SOURCE, self.settings.connector_batch_size, self.checkpoints.cursor(SOURCE))
@@ -108,7 +108,7 @@ class ConfluenceConnector:
             entry = ledger.get(f"{SOURCE}:{cid}")
             return entry is None or split_fingerprint(entry.fingerprint)[1] != access_digest(principals[cid])
 
-        todo = {cid for cid in listing if stale_access(cid)}
+        todo = {cid for cid in listing if refetch or stale_access(cid)}
         todo |= {doc_id.split(":", 1)[1] for doc_id in queued} & set(listing)
 
         # Edited since the cursor, oldest first, so the cursor can follow.

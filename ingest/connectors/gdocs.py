@@ -74,15 +74,15 @@ class GoogleDocsConnector:
         self.api = api or GoogleApi(settings)
 
     def load(self) -> Iterator[CheckpointedBatch]:
-        """Everything in scope; the change stream restarts from now."""
-        return self._sync(cursor={})
+        """Everything in scope, every Doc read again; the change stream restarts from now."""
+        return self._sync(cursor={}, refetch=True)
 
     def poll(self, since: datetime | None = None) -> Iterator[CheckpointedBatch]:
         """Changes since the stored page token (``since`` is not used: Drive changes are token based)."""
         return self._sync(self.checkpoints.cursor(SOURCE))
 
     # --- the sync ----------------------------------------------------------------------
-    def _sync(self, cursor: dict[str, Any]) -> Iterator[CheckpointedBatch]:
+    def _sync(self, cursor: dict[str, Any], refetch: bool = False) -> Iterator[CheckpointedBatch]:
         ledger = self.checkpoints.ledger(SOURCE)
         queued = self.checkpoints.failures(SOURCE)
         builder = BatchBuilder(SOURCE, self.settings.connector_batch_size, self.checkpoints.cursor(SOURCE))
@@ -98,29 +98,42 @@ class GoogleDocsConnector:
         for doc_id in queued:
             if doc_id.split(":", 1)[1] not in listed:
                 builder.resolve(doc_id)
-        todo = {fid for fid, meta in listed.items()
-                if f"{SOURCE}:{fid}" not in ledger or f"{SOURCE}:{fid}" in queued}
+        todo = {fid for fid in listed if refetch or f"{SOURCE}:{fid}" not in ledger or f"{SOURCE}:{fid}" in queued}
+        if "page_token" in cursor:
+            try:
+                token = yield from self._changes(builder, token, listed, folders, ledger, todo, groups)
+            except HttpError as exc:
+                if exc.resp.status not in (400, 404, 410):
+                    raise
+                # The stored page token is no longer valid: restart the stream and compare the listing instead.
+                logger.warning("Drive rejected the stored changes page token (HTTP %s); comparing versions instead",
+                               exc.resp.status)
+                token = self.api.start_page_token()
+                listed, folders = self._listing()
+                cursor = {}
         if "page_token" not in cursor:
             # First sync (or a re-load): the listing decides, the change stream starts at ``token``.
             todo |= {fid for fid, meta in listed.items()
                      if ledger.get(f"{SOURCE}:{fid}", LedgerEntry("")).fingerprint != str(meta.get("version"))}
-        else:
-            while True:
-                page = self.api.changes(token)
-                for change in page.get("changes", []):
-                    yield from self._change(builder, change, listed, folders, ledger, todo, groups)
-                token = page.get("nextPageToken") or page.get("newStartPageToken")
-                builder.advance({"page_token": token, "groups": sorted(groups)})
-                if (batch := builder.take()) is not None:
-                    yield batch
-                if "nextPageToken" not in page:
-                    break
-        for fid in sorted(todo):
+        for fid in sorted(todo & set(listed)):
             yield from self._emit(builder, fid, ledger, groups, listed[fid])
         builder.advance({"page_token": token, "groups": sorted(groups)})
         if (batch := builder.take()) is not None:
             yield batch
         self._refresh_groups(groups)
+
+    def _changes(self, builder, token, listed, folders, ledger, todo, groups) -> Iterator[CheckpointedBatch]:
+        """Read the change stream from ``token``, one batch per page; returns the token to start from next time."""
+        while True:
+            page = self.api.changes(token)
+            for change in page.get("changes", []):
+                yield from self._change(builder, change, listed, folders, ledger, todo, groups)
+            token = page.get("nextPageToken") or page.get("newStartPageToken")
+            builder.advance({"page_token": token, "groups": sorted(groups)})
+            if (batch := builder.take()) is not None:
+                yield batch
+            if "nextPageToken" not in page:
+                return token
 
     def _change(self, builder, change, listed, folders, ledger, todo, groups) -> Iterator[CheckpointedBatch]:
         fid = change.get("fileId") or (change.get("file") or {}).get("id")

@@ -18,7 +18,8 @@ One sync:
 Public channels -> ``public``; private channels -> ``slack:<channel id>``.
 Limits: replies added to threads older than the refresh window, and edits of
 replies (which change no thread field Slack lists), are picked up only by a
-re-load (``kura sync --full``).
+re-load (``kura sync --full``, ``load()``), which reads every thread again; the
+pipeline's content hashes keep the unchanged ones from being re-embedded.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ class SlackConnector:
         self.clock = clock
 
     def load(self) -> Iterator[CheckpointedBatch]:
-        """Every message of every channel in scope (unchanged threads in the ledger are still skipped)."""
-        return self._sync(cursor={})
+        """Every thread of every channel in scope, read again (catches edited replies and late replies)."""
+        return self._sync(cursor={}, refetch=True)
 
     def poll(self, since: datetime | None = None) -> Iterator[CheckpointedBatch]:
         """New and refreshed threads since the stored per-channel cursors (or since ``since`` for every channel)."""
@@ -82,7 +83,7 @@ class SlackConnector:
         return self._sync(cursor)
 
     # --- the sync ----------------------------------------------------------------------
-    def _sync(self, cursor: dict[str, Any]) -> Iterator[CheckpointedBatch]:
+    def _sync(self, cursor: dict[str, Any], refetch: bool = False) -> Iterator[CheckpointedBatch]:
         ledger = self.checkpoints.ledger(SOURCE)
         queued = self.checkpoints.failures(SOURCE)
         builder = BatchBuilder(SOURCE, self.settings.connector_batch_size, self.checkpoints.cursor(SOURCE))
@@ -111,13 +112,14 @@ class SlackConnector:
             oldest = f"{min(float(latest), window_start):.6f}" if latest else "0"
             if state.get(cid, {}).get("private", private) != private:
                 oldest = "0"  # public <-> private: every thread's principals change, not only recent ones
-            newest = yield from self._channel(builder, channel, oldest, by_channel[cid], queued, users, names, workspace)
+            newest = yield from self._channel(builder, channel, oldest, by_channel[cid], queued, users, names,
+                                              workspace, refetch)
             state[cid] = {"latest": max(newest, latest or "0", key=float), "private": private}
             builder.advance({"channels": state})
         if (batch := builder.take()) is not None:
             yield batch
 
-    def _channel(self, builder, channel, oldest, ledger, queued, users, names, workspace):
+    def _channel(self, builder, channel, oldest, ledger, queued, users, names, workspace, refetch):
         """Emit the channel's new or changed threads and its deletions; return the newest parent ts seen."""
         cid, private = channel["id"], bool(channel.get("is_private"))
         seen: set[str] = set()
@@ -131,7 +133,7 @@ class SlackConnector:
             newest = max(newest, ts, key=float)
             doc_id = f"{SOURCE}:{cid}:{ts}"
             entry = ledger.get(doc_id)
-            if entry is None or entry.fingerprint != thread_fingerprint(message, private) or doc_id in queued:
+            if refetch or entry is None or entry.fingerprint != thread_fingerprint(message, private) or doc_id in queued:
                 yield from emit(message)
         for doc_id in ledger:
             ts = doc_id.rsplit(":", 1)[1]

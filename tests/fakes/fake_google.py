@@ -58,6 +58,7 @@ class FakeGoogle(FakeServer):
         self.tokens_issued: list[str] = []
         self.valid_tokens: set[str] = set()
         self.revoked = False
+        self.oldest_valid_token = 0  # older change page tokens answer 400, as expired tokens do
         self._clock = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
     # --- test data -----------------------------------------------------------------------
@@ -183,6 +184,8 @@ class FakeGoogle(FakeServer):
 
     def _changes(self, req: Request) -> Response:
         start = int(req.arg("pageToken") or 0)
+        if start < self.oldest_valid_token:
+            return _error(400, "Invalid Value", "invalid")
         window = self.changes[start:start + self.page_size]
         changes = []
         for file_id, removed in window:

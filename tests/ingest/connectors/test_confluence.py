@@ -227,3 +227,15 @@ def test_data_center_personal_access_token(confluence, tmp_path):
     assert {r.headers["authorization"] for r in confluence.requests} == {f"Bearer {confluence.token}"}
     assert confluence.requests_to("/group/staff/member")  # the Data Center form of the member list
     assert "group:hr-team" in identity.principals_for("aiko@example.com")
+
+
+def test_full_reload_reads_every_page_again(setup, confluence):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    confluence.pages["100"].comments = [("u-ben", "<p>Comments do not bump the page version.</p>")]
+    confluence.clear_requests()
+
+    docs = docs_of(drain(connector.load(), checkpoints))
+
+    assert len(docs) == 6
+    assert content_fetches(confluence) == ["100", "101", "102", "200", "201", "202"]

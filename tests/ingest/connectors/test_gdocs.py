@@ -188,3 +188,27 @@ def test_directory_unavailable_keeps_direct_shares_working(setup, google):
 
     assert set(docs) == IN_SCOPE
     assert "group:execs@example.com" not in identity.principals_for("ben@example.com")
+
+
+def test_expired_changes_token_falls_back_to_comparing_versions(setup, google):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    google.edit("doc-plan", "<p>We acquire Tanuki Corp in Q1 instead.</p>")
+    google.oldest_valid_token = len(google.changes)  # the stored token is now too old
+
+    docs = docs_of(drain(connector.poll(), checkpoints))
+
+    assert list(docs) == ["gdocs:doc-plan"]
+    assert checkpoints.cursor("gdocs")["page_token"] == str(len(google.changes))
+    assert drain(connector.poll(), checkpoints) == []
+
+
+def test_full_reload_reads_every_doc_again(setup, google):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    google.clear_requests()
+
+    docs = docs_of(drain(connector.load(), checkpoints))
+
+    assert set(docs) == IN_SCOPE
+    assert exports(google) == sorted(d.split(":")[1] for d in IN_SCOPE)

@@ -163,3 +163,15 @@ def test_channel_filter_by_name(slack, tmp_path):
     docs = docs_of(drain(SlackConnector(settings, checkpoints, identity).poll(), checkpoints))
 
     assert list(docs) == [doc_id("G1", slack.threads["layoffs"])]
+
+
+def test_full_reload_catches_an_edited_reply(setup, slack):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    reply = slack.channels["C1"].messages[0]["replies"][0]
+    reply["text"] = "Run `vpn-setup.sh --fix` instead"  # edits of replies change no thread field
+
+    assert drain(connector.poll(), checkpoints) == []
+    docs = docs_of(drain(connector.load(), checkpoints))
+
+    assert "vpn-setup.sh --fix" in docs[doc_id("C1", slack.threads["vpn"])].text
