@@ -27,7 +27,7 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
-from core.errors import ConnectorAuthError, ConnectorError
+from core.errors import ConfigError, ConnectorAuthError, ConnectorError
 from core.identity import IdentityStore, user_principal
 from core.settings import Settings
 from core.types import PUBLIC, Document
@@ -66,8 +66,8 @@ class GoogleDocsConnector:
     def __init__(self, settings: Settings, checkpoints: CheckpointStore, identity: IdentityStore,
                  api: GoogleApi | None = None) -> None:
         if not (settings.google_folder_ids or settings.google_shared_drive_ids or settings.google_all_visible):
-            raise ConnectorAuthError("Google Docs has no scope: set KURA_GOOGLE_FOLDER_IDS, "
-                                     "KURA_GOOGLE_SHARED_DRIVE_IDS or KURA_GOOGLE_ALL_VISIBLE=true")
+            raise ConfigError("Google Docs has no scope: set KURA_GOOGLE_FOLDER_IDS, "
+                              "KURA_GOOGLE_SHARED_DRIVE_IDS or KURA_GOOGLE_ALL_VISIBLE=true")
         self.settings = settings
         self.checkpoints = checkpoints
         self.identity = identity

@@ -28,6 +28,7 @@ import logging
 import time
 from collections.abc import Iterator
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,22 @@ SOURCE = "slack"
 SKIPPED_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
                     "channel_archive", "channel_unarchive", "group_join", "group_leave", "bot_add", "bot_remove",
                     "pinned_item", "reminder_add"}
+
+
+@dataclass
+class _Run:
+    """What one sync knows while it walks the channels."""
+
+    builder: BatchBuilder
+    users: dict[str, dict[str, str]]
+    names: dict[str, str]  # channel id -> name
+    workspace: str  # https://TEAM.slack.com/
+    queued: dict[str, str]  # failed thread ids to retry
+    refetch: bool
+    user_names: dict[str, str] = field(init=False)  # user id -> display name, for mentions
+
+    def __post_init__(self) -> None:
+        self.user_names = {u: v["name"] for u, v in self.users.items()}
 
 
 def thread_fingerprint(message: dict[str, Any], private: bool) -> str:
@@ -90,8 +107,9 @@ class SlackConnector:
         workspace = self.api.auth_test().get("url", "https://slack.com/")
         users = self._users()
         channels = self._channels()
-        names = {cid: ch.get("name", cid) for cid, ch in channels.items()}
         self._record_members(channels, users)
+        run = _Run(builder, users, {cid: ch.get("name", cid) for cid, ch in channels.items()}, workspace, queued,
+                   refetch)
 
         for doc_id, entry in ledger.items():
             if entry.scope not in channels:  # bot left, channel deleted or unconfigured
@@ -112,19 +130,17 @@ class SlackConnector:
             oldest = f"{min(float(latest), window_start):.6f}" if latest else "0"
             if state.get(cid, {}).get("private", private) != private:
                 oldest = "0"  # public <-> private: every thread's principals change, not only recent ones
-            newest = yield from self._channel(builder, channel, oldest, by_channel[cid], queued, users, names,
-                                              workspace, refetch)
+            newest = yield from self._channel(run, channel, oldest, by_channel[cid])
             state[cid] = {"latest": max(newest, latest or "0", key=float), "private": private}
             builder.advance({"channels": state})
         if (batch := builder.take()) is not None:
             yield batch
 
-    def _channel(self, builder, channel, oldest, ledger, queued, users, names, workspace, refetch):
+    def _channel(self, run: _Run, channel: dict[str, Any], oldest: str, ledger: dict[str, LedgerEntry]):
         """Emit the channel's new or changed threads and its deletions; return the newest parent ts seen."""
         cid, private = channel["id"], bool(channel.get("is_private"))
         seen: set[str] = set()
         newest = "0"
-        emit = lambda message, thread=None: self._emit(builder, channel, message, thread, users, names, workspace)  # noqa: E731
         for message in self.api.history(cid, oldest):
             ts = message.get("ts", "")
             if message.get("thread_ts", ts) != ts or message.get("subtype") in SKIPPED_SUBTYPES:
@@ -133,40 +149,40 @@ class SlackConnector:
             newest = max(newest, ts, key=float)
             doc_id = f"{SOURCE}:{cid}:{ts}"
             entry = ledger.get(doc_id)
-            if refetch or entry is None or entry.fingerprint != thread_fingerprint(message, private) or doc_id in queued:
-                yield from emit(message)
+            if (run.refetch or entry is None or entry.fingerprint != thread_fingerprint(message, private)
+                    or doc_id in run.queued):
+                yield from self._emit(run, channel, message)
         for doc_id in ledger:
             ts = doc_id.rsplit(":", 1)[1]
             if float(ts) > float(oldest) and ts not in seen:
-                if (batch := builder.delete(doc_id)) is not None:
+                if (batch := run.builder.delete(doc_id)) is not None:
                     yield batch
         # Failed threads older than the window: fetch them directly so they are not forgotten.
-        for doc_id in queued:
+        for doc_id in run.queued:
             _, channel_id, ts = doc_id.split(":")
             if channel_id == cid and ts not in seen:
-                yield from emit({"ts": ts, "reply_count": 1})
+                yield from self._emit(run, channel, {"ts": ts, "reply_count": 1})
         return newest
 
-    def _emit(self, builder, channel, message, thread, users, names, workspace) -> Iterator[CheckpointedBatch]:
+    def _emit(self, run: _Run, channel: dict[str, Any], message: dict[str, Any]) -> Iterator[CheckpointedBatch]:
         cid, ts = channel["id"], message["ts"]
         try:
-            if thread is None:
-                thread = self.api.replies(cid, ts) if message.get("reply_count") else [message]
-            document = self._document(channel, thread, users, names, workspace)
+            thread = self.api.replies(cid, ts) if message.get("reply_count") else [message]
+            document = self._document(run, channel, thread)
         except ConnectorAuthError:
             raise
         except SlackApiError as exc:
             if exc.response.get("error") == "thread_not_found":  # deleted since it was listed or queued
-                batch = builder.delete(f"{SOURCE}:{cid}:{ts}")
+                batch = run.builder.delete(f"{SOURCE}:{cid}:{ts}")
             else:
-                batch = builder.fail(f"{cid}:{ts}", f"Slack {exc.response.get('error')}")
+                batch = run.builder.fail(f"{cid}:{ts}", f"Slack {exc.response.get('error')}")
         except Exception as exc:  # noqa: BLE001 - one bad thread must not stop the sync
             logger.warning("Slack thread %s/%s failed: %s", cid, ts, exc.__class__.__name__)
-            batch = builder.fail(f"{cid}:{ts}", f"{exc.__class__.__name__}: {exc}")
+            batch = run.builder.fail(f"{cid}:{ts}", f"{exc.__class__.__name__}: {exc}")
         else:
             # The parent as conversations.replies returns it carries the same thread fields as in history.
             fp = thread_fingerprint(thread[0], bool(channel.get("is_private")))
-            batch = builder.add(document, LedgerEntry(fp, cid))
+            batch = run.builder.add(document, LedgerEntry(fp, cid))
         if batch is not None:
             yield batch
 
@@ -208,31 +224,32 @@ class SlackConnector:
         self.identity.replace_grants(SOURCE, grants)
 
     # --- documents -------------------------------------------------------------------------
-    def _document(self, channel, thread, users, names, workspace) -> Document:
+    def _document(self, run: _Run, channel: dict[str, Any], thread: list[dict[str, Any]]) -> Document:
         cid, private = channel["id"], bool(channel.get("is_private"))
+        name = run.names[cid]
         parent = thread[0]
         sections = []
         for message in thread:
             if message.get("subtype") in ("tombstone", *SKIPPED_SUBTYPES):
                 continue
-            text = to_text(_message_text(message), {u: v["name"] for u, v in users.items()}, names)
+            text = to_text(_message_text(message), run.user_names, run.names)
             if text.strip():
-                sections.append(Section(text=f"{_author(message, users)}: {text}", heading_path=(f"#{names[cid]}",),
+                sections.append(Section(text=f"{_author(message, run.users)}: {text}", heading_path=(f"#{name}",),
                                         kind="message"))
-        first_line = to_text(_message_text(parent), {u: v["name"] for u, v in users.items()}, names).split("\n")[0]
+        first_line = to_text(_message_text(parent), run.user_names, run.names).split("\n")[0]
         ts = parent["ts"]
         latest = parent.get("latest_reply") or (parent.get("edited") or {}).get("ts") or ts
         return Document(
             source=SOURCE,
             source_id=f"{cid}:{ts}",
-            title=f"#{names[cid]}: {first_line[:80]}",
+            title=f"#{name}: {first_line[:80]}",
             sections=tuple(sections),
-            url=f"{workspace.rstrip('/')}/archives/{cid}/p{ts.replace('.', '')}",  # chat.getPermalink's format
-            author=_author(parent, users),
+            url=f"{run.workspace.rstrip('/')}/archives/{cid}/p{ts.replace('.', '')}",  # chat.getPermalink's format
+            author=_author(parent, run.users),
             created_at=parse_time(ts),
             updated_at=parse_time(latest),
             principals=(f"slack:{cid}",) if private else (PUBLIC,),
-            metadata={"channel": names[cid], "channel_id": cid, "reply_count": parent.get("reply_count", 0),
+            metadata={"channel": name, "channel_id": cid, "reply_count": parent.get("reply_count", 0),
                       "thread_ts": ts},
         )
 
