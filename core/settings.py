@@ -80,19 +80,37 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.0
 
     # --- connectors ----------------------------------------------------------------
-    confluence_url: str | None = None
+    connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
+    connector_max_attempts: int = Field(5, ge=1, description="Tries per request before a 429/5xx/timeout is final.")
+    connector_backoff_base_s: float = Field(1.0, ge=0, description="First back-off step on 5xx and timeouts.")
+    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest single wait, Retry-After included.")
+    connector_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout of one request to a source.")
+
+    confluence_url: str | None = Field(
+        None, description="Base URL under which rest/api lives: https://SITE.atlassian.net/wiki or https://HOST/confluence"
+    )
     confluence_username: str | None = None
     confluence_token: SecretStr | None = None
     confluence_cloud: bool = True
     confluence_spaces: list[str] = Field(default_factory=list)
     confluence_exclude_spaces: list[str] = Field(default_factory=list)
     confluence_include_comments: bool = False
+    confluence_include_blogposts: bool = True
+    confluence_cql_overlap_hours: float = Field(
+        24.0, ge=0, description="CQL dates are read in the API user's time zone: re-list this much before the checkpoint."
+    )
 
     google_credentials_file: Path | None = None
     google_folder_ids: list[str] = Field(default_factory=list)
     google_shared_drive_ids: list[str] = Field(default_factory=list)
     google_all_visible: bool = False
     google_api_base_url: str | None = Field(None, description="Override for tests and proxies.")
+    google_impersonate: str | None = Field(
+        None, description="With a service account and domain-wide delegation: the user whose view of Drive is synced."
+    )
+    google_directory_groups: bool = Field(
+        True, description="Read Google group members (Admin SDK Directory API) for group-shared documents."
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -100,6 +118,9 @@ class Settings(BaseSettings):
     slack_channels: list[str] = Field(default_factory=list)
     slack_api_url: str | None = Field(None, description="Override of https://slack.com/api/ for tests and proxies.")
     slack_channel_config: Path | None = None
+    slack_refresh_days: float = Field(
+        14.0, ge=0, description="Threads this recent are re-checked each sync for new replies, edits and deletions."
+    )
 
     # --- Slack bot ---------------------------------------------------------------------
     slack_mode: Literal["auto", "socket", "http"] = Field(

@@ -106,10 +106,12 @@ def _register_subcommands() -> None:
     from bots.cli.feedback import feedback_app
     from bots.cli.serve import serve
     from bots.cli.slack import slack
+    from bots.cli.sync import sync
 
     app.add_typer(feedback_app, name="feedback")
     app.command("serve")(serve)
     app.command("slack")(slack)
+    app.command("sync")(sync)
 
 
 _register_subcommands()
