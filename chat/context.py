@@ -89,11 +89,13 @@ def merge_chunk_texts(chunks: Sequence[ScoredChunk]) -> str:
         text = chunk.text
         if previous is not None:
             adjacent = chunk.ordinal == previous.ordinal + 1
+            separator = "\n" if adjacent else _GAP
             if adjacent and previous.start_char >= 0 and chunk.start_char >= 0:
+                # Both are spans of the document text: continue exactly where the previous one ended.
                 overlap = previous.start_char + len(previous.text) - chunk.start_char
-                if 0 < overlap < len(text):
-                    text = text[overlap:]
-            parts.append("\n" if adjacent else _GAP)
+                if 0 <= overlap < len(text):
+                    text, separator = text[overlap:], ""
+            parts.append(separator)
         parts.append(text)
         previous = chunk
     return "".join(parts).strip()

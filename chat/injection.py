@@ -32,7 +32,8 @@ _INSTRUCTION_PATTERNS = [
     r"システムプロンプト",
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n|$)")
+# Sentence ends: ". " (not the dot inside "evil.example"), Japanese full stops, line breaks.
+_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|(?<=[。！？])|\n+)")
 
 _MASS_MENTION = re.compile(
     r"(?:<!(?:channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[^>]*>|(?<!\w)@(?:channel|here|everyone)\b)[ \t]*",
@@ -48,8 +49,12 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def strip_instructions(text: str) -> str:
     """The text without its sentences that look like instructions to the assistant."""
-    kept = [s for s in _SENTENCE.findall(text) if s.strip() and not looks_like_instruction(s)]
-    return "".join(kept)
+    pieces = _SENTENCE_END.split(text)
+    kept = []
+    for sentence, separator in zip(pieces[::2], pieces[1::2] + [""]):
+        if sentence.strip() and not looks_like_instruction(sentence):
+            kept.append(sentence + separator)
+    return "".join(kept).strip()
 
 
 def neutralise_mentions(text: str) -> str:

@@ -70,6 +70,7 @@ class FakeOpenAI:
     responder: Callable[[dict[str, Any]], Reply] | None = None
     logprobs_supported: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
+    content_events_sent: int = 0  # streamed content events so far: lets tests see what arrived before the end
     _queue: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: "_QuietServer | None" = None
@@ -289,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.chunk_delay_s)
             lp = {"content": [entries[i]], "refusal": None} if entries else None
             event({"content": piece}, lp=lp)
+            self.fake.content_events_sent += 1
         event({}, finish=reply.finish_reason)
         if (request.get("stream_options") or {}).get("include_usage"):
             write(f"data: {json.dumps({**base, 'choices': [], 'usage': self._usage(request, reply)})}\n\n".encode())
