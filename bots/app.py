@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.protocols import Connector
 from core.settings import Settings
@@ -184,6 +184,8 @@ class KuraApp:
 
     def _retrieve(self, question, principals, history, mode, sources) -> tuple[list, dict[str, float]]:
         """Rewrite a follow-up into a standalone query, then retrieve what these principals may read."""
+        if not self.store.exists():
+            raise StoreNotFoundError("no index yet: run `kura ingest` first")
         t0 = time.perf_counter()
         query = self.rewriter.rewrite(question, history).query if history else question
         t1 = time.perf_counter()
