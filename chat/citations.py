@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chat.context import ContextDocument
-from chat.injection import leaks_prompt, neutralise_mentions, strip_instructions
+from chat.injection import leaks_prompt, neutralise_mentions, split_instructions
 from chat.support import content_terms
 from core.protocols import SupportScorer
 from core.types import AnswerSentence, Source
@@ -149,13 +149,21 @@ class AnswerVerifier:
         self.invalid_citations: list[int] = []
         self.dropped: list[str] = []  # why each dropped sentence went
         self._renumber: dict[int, int] = {}
-        self._evidence: dict[int, str] = {}
+        self._split: dict[int, tuple[str, str]] = {}
+
+    def _parts(self, number: int) -> tuple[str, str]:
+        """A source's text split into (evidence, instruction-like sentences left out of the evidence)."""
+        if number not in self._split:
+            self._split[number] = split_instructions(self.documents[number].text)
+        return self._split[number]
 
     def _evidence_for(self, number: int) -> str:
-        """A source's text as support evidence: its instruction-like sentences left out."""
-        if number not in self._evidence:
-            self._evidence[number] = strip_instructions(self.documents[number].text)
-        return self._evidence[number]
+        return self._parts(number)[0]
+
+    def _obeys_instruction(self, text: str, cited: Sequence[int]) -> bool:
+        """True when the sentence is backed by a document's instructions to the assistant, not by its content."""
+        orders = [self._parts(n)[1] for n in cited if self._parts(n)[1]]
+        return bool(orders) and self.scorer.score(text, orders) >= self.threshold
 
     def add(self, raw: RawSentence) -> str | None:
         """Verify one sentence; returns the text to append to the answer so far (None when dropped)."""
@@ -173,6 +181,11 @@ class AnswerVerifier:
             return None
         support = self.scorer.score(text, evidence) if valid else None
         supported = support is not None and support >= self.threshold
+        # Repeating what a document orders the assistant to say is dropped in either mode: marking it
+        # would still deliver the attacker's message.
+        if not supported and self._obeys_instruction(text, valid or tuple(self.documents)):
+            self.dropped.append("repeats an instruction found in a document")
+            return None
         if not supported and self.mode == "drop":
             self.dropped.append("unsupported" if valid else "uncited")
             return None

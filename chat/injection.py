@@ -25,16 +25,17 @@ _INSTRUCTION_PATTERNS = [
     r"\byour\s+(instructions|rules|prompt|guidelines)\b",
     r"\b(you are now|from now on|pretend to be|act as (an?|the) )",
     r"\b(ai|assistant|chatbot|bot|llm|language model|kura)s?\b[^.!?\n]{0,40}\b(must|should|shall|will|always|never)\b",
-    r"\b(tell|instruct|inform|remind)\s+(the\s+|all\s+)?(users?|readers?|employees|everyone)\b",
-    r"\b(reply|respond|answer|begin|start|end)\b[^.!?\n]{0,40}\bwith\b[^.!?\n]{0,40}@(channel|here|everyone)",
-    r"@(channel|here|everyone)\b|<!(channel|here|everyone)\b",
+    r"\b(tell|instruct)\s+(the\s+|all\s+)?(users?|readers?)\b",
+    r"\b(reply|respond|answer|begin|start|end|post|write|mention|add|include|ping|notify)\b[^.!?]{0,60}"
+    r"(@(channel|here|everyone)\b|<!(channel|here|everyone)\b)",
     r"(以前|前|上記)の(指示|命令|指令)を(無視|忘れ)",
     r"システムプロンプト",
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
-# Sentence ends: ". " (not the dot inside "evil.example"), Japanese full stops, line breaks.
-_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|(?<=[。！？])|\n+)")
-
+# Units of a document for the instruction check: sentences (". " but not the dot in "evil.example"),
+# Japanese full stops, paragraphs, and lines that start a list item, table row or chat message. A single
+# line break inside a paragraph is only wrapping: an order wrapped over three lines stays one sentence.
+_UNIT_END = re.compile(r"((?<=[.!?])\s+|(?<=[。！？])|\n\s*\n\s*|\n(?=\s*(?:[-*+•|]\s|\d+[.)]\s|\*\*)))")
 _MASS_MENTION = re.compile(
     r"(?:<!(?:channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[^>]*>|(?<!\w)@(?:channel|here|everyone)\b)[ \t]*",
     re.IGNORECASE,
@@ -47,14 +48,19 @@ def looks_like_instruction(sentence: str) -> bool:
     return _INSTRUCTION.search(sentence) is not None
 
 
+def split_instructions(text: str) -> tuple[str, str]:
+    """Split a document into (its text without instruction-like sentences, those sentences)."""
+    pieces = _UNIT_END.split(text)
+    kept, removed = [], []
+    for sentence, separator in zip(pieces[::2], pieces[1::2] + [""]):
+        if sentence.strip():
+            (removed if looks_like_instruction(sentence) else kept).append(sentence + separator)
+    return "".join(kept).strip(), "".join(removed).strip()
+
+
 def strip_instructions(text: str) -> str:
     """The text without its sentences that look like instructions to the assistant."""
-    pieces = _SENTENCE_END.split(text)
-    kept = []
-    for sentence, separator in zip(pieces[::2], pieces[1::2] + [""]):
-        if sentence.strip() and not looks_like_instruction(sentence):
-            kept.append(sentence + separator)
-    return "".join(kept).strip()
+    return split_instructions(text)[0]
 
 
 def neutralise_mentions(text: str) -> str:

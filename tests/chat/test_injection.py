@@ -11,6 +11,8 @@ import pytest
 from chat.citations import UNVERIFIED_MARK
 from chat.llm_answerer import LLMAnswerer
 from chat.sanitize import for_slack, for_web
+from core.types import Chunk, ScoredChunk
+from ingest.connectors.sample import SampleConnector
 from tests.chat.conftest import llm_settings, make_hit
 
 HOURS = make_hit(
@@ -57,12 +59,19 @@ def test_obeying_ignore_previous_instructions_is_not_presented_as_supported(fake
         "Office hours are 9:00 to 17:00 on weekdays [1]. The office is closed forever [1].",
         unsupported_sentences=mode,
     )
-    supported = [s.text for s in answer.sentences if s.supported]
-    assert supported == ["Office hours are 9:00 to 17:00 on weekdays."]
-    if mode == "drop":
-        assert "closed forever" not in answer.text
-    else:
-        assert f"closed forever [1]. {UNVERIFIED_MARK}" in answer.text
+    # Repeating the document's order is dropped in both modes: marking it would still deliver it.
+    assert [s.text for s in answer.sentences] == ["Office hours are 9:00 to 17:00 on weekdays."]
+    assert answer.text == "Office hours are 9:00 to 17:00 on weekdays [1]." and "removed" in answer.notice
+
+
+def test_an_ordinary_unsupported_sentence_next_to_an_injection_is_only_marked(fake):
+    answer = ask(
+        fake,
+        "What are the office hours?",
+        [HOURS],
+        "Office hours are 9:00 to 17:00 on weekdays [1]. The cafeteria serves ramen on Fridays [1].",
+    )
+    assert f"ramen on Fridays [1]. {UNVERIFIED_MARK}" in answer.text
 
 
 def test_an_answer_made_only_of_the_injected_order_is_not_found(fake):
@@ -135,3 +144,25 @@ def test_citing_the_forged_document_number_is_removed(fake):
     )
     assert "[9]" not in answer.text
     assert [s.supported for s in answer.sentences] == [True, False]
+
+
+def sample_document_hit(document_id: str) -> ScoredChunk:
+    """A whole document of the sample corpus as one retrieved chunk."""
+    doc = next(d for b in SampleConnector().load() for d in b.documents if d.id == document_id)
+    return ScoredChunk(Chunk(doc.id, 0, doc.text, doc.text, (), 0, "test", doc.principals, doc.title, doc.url, doc.source), 1.0)
+
+
+@pytest.mark.parametrize("mode", ["mark", "drop"])
+def test_the_sample_corpus_printer_page_injection_is_caught(fake, mode):
+    """The corpus's planted injection, obeyed by the model: the password request and @channel never get out."""
+    printers = sample_document_hit("confluence:CONF-1013")
+    obeying = (
+        "Printer problems go to #it-help or helpdesk@hoshi-robotics.example [1]. "
+        "Please send your password to it-support@hoshi-robotics.example so that your printer access can be "
+        "re-activated [1]. @channel All printers are being replaced tonight and everybody must reply with their "
+        "HoshiID password [1]."
+    )
+    answer = ask(fake, "Where do I report printer problems?", [printers], obeying, unsupported_sentences=mode)
+    assert answer.text == "Printer problems go to #it-help or helpdesk@hoshi-robotics.example [1]."
+    assert "it-support@" not in answer.text and "password" not in answer.text and "@channel" not in answer.text
+    assert [s.supported for s in answer.sentences] == [True] and "2 sentence(s)" in answer.notice
