@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     )
     answer_sentences: int = Field(3, ge=1)
     unsupported_sentences: Literal["mark", "drop"] = "mark"
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="Offline support score below which an answer sentence counts as unsupported."
+    )
 
     # --- LLM endpoint (OpenAI-compatible) ----------------------------------------
     llm_base_url: str | None = None
@@ -78,6 +81,10 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(8000, ge=512)
     llm_max_retries: int = Field(2, ge=0)
     llm_temperature: float = 0.0
+    llm_prompt_version: str = Field("v1", description="Version folder of chat/prompts/answer/ used for answers.")
+    llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
+    llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
+    llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
 
     # --- connectors ----------------------------------------------------------------
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
