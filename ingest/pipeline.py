@@ -116,7 +116,7 @@ class IndexPipeline:
         batches: Iterable[SyncBatch],
         *,
         full_scope: Iterable[str] = (),
-        after_batch: Callable[[SyncBatch], None] | None = None,
+        after_batch: Callable[[SyncBatch, list[DocumentFailure]], None] | None = None,
         expected_documents: int = 0,
     ) -> IndexStats:
         """Apply connector batches to the store.
@@ -126,18 +126,21 @@ class IndexPipeline:
         that was not seen is deleted ("" covers every document). It is read
         after the last batch, so a caller may fill it while batches stream.
 
-        ``after_batch``: called once a batch is fully written (its chunks are
-        flushed first), e.g. to commit a connector checkpoint.
+        ``after_batch(batch, failures)``: called once a batch is fully written
+        (its chunks are flushed first), with the batch's failures (its own and
+        the documents that failed to chunk), e.g. to commit a connector
+        checkpoint that must not claim a failed document.
         """
         stats = IndexStats(documents_expected=expected_documents)
         started = self._started = time.perf_counter()
         seen: set[str] = set()
         known = self._known_hashes()
         for batch in batches:
+            failed_before = len(stats.failures)
             self._apply(batch, known, seen, stats)
             if after_batch is not None:
                 self._flush_pending(stats)
-                after_batch(batch)
+                after_batch(batch, stats.failures[failed_before:])
             self._report(stats)
         self._flush_pending(stats)
         scoped = tuple(full_scope)

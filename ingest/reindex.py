@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.protocols import Connector, SyncBatch
+from core.protocols import Connector, DocumentFailure, SyncBatch
 from core.store import ChunkStore
 from ingest.generations import IndexGenerations
 from ingest.pipeline import IndexPipeline, IndexStats
@@ -47,7 +47,8 @@ class IndexSource:
     connector: Connector
     scope: tuple[str, ...] = ()  # id prefixes its listing covers completely: indexed but unlisted ones are deleted
     infer_scope: bool = False  # scope = "<source>:" of each document it lists (the sample corpus)
-    after_batch: Callable[[SyncBatch], None] | None = None  # e.g. commit the connector's checkpoint
+    # Called once a batch is written, with its failures: e.g. commit the connector's checkpoint.
+    after_batch: Callable[[SyncBatch, list[DocumentFailure]], None] | None = None
 
 
 @dataclass
@@ -136,8 +137,14 @@ class ReindexJob:
 
     def run(self, *, full: bool = False, strategy: str | None = None, force: bool = False,
             clean: bool = False) -> ReindexResult:
-        """One run; the caller holds the job lock (job_lock.py)."""
+        """One run; the caller holds the job lock (job_lock.py).
+
+        ``clean`` discards an interrupted or refused build and rebuilds fully:
+        the discarded build may hold changes whose connector checkpoints were
+        already committed, which only a full listing brings back.
+        """
         started = time.perf_counter()
+        full = full or clean
         result = self._run(full=full, strategy=strategy, force=force, clean=clean)
         result.stats.seconds = time.perf_counter() - started  # the whole run: copy, index, check, switch
         return result
@@ -241,9 +248,9 @@ class ReindexJob:
             if full and not failed_sources:
                 scope.add("")  # a full build lists everything: what the generation holds unlisted goes
 
-        def after_batch(batch: SyncBatch) -> None:
+        def after_batch(batch: SyncBatch, failures: list[DocumentFailure]) -> None:
             if current and current[0].after_batch is not None:
-                current[0].after_batch(batch)
+                current[0].after_batch(batch, failures)
 
         needs_commit = any(s.after_batch for s in self.sources)
         stats = pipeline.index(batches(), full_scope=scope, after_batch=after_batch if needs_commit else None,

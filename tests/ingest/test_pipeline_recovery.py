@@ -115,7 +115,8 @@ def test_after_batch_runs_once_the_batch_is_written(tmp_path, chunker, embedder)
     store = EdgeStore(tmp_path / "idx")
     committed: list[list[int]] = []
 
-    def commit(batch: SyncBatch) -> None:
+    def commit(batch: SyncBatch, failures) -> None:
+        assert failures == []
         committed.append([store.count(d.id) for d in batch.documents])
 
     batches = [SyncBatch(documents=DOCS[:2]), SyncBatch(documents=DOCS[2:])]
