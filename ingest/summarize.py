@@ -54,8 +54,8 @@ _INJECTION = re.compile(
     re.IGNORECASE,
 )
 _LEAD_BONUS = 0.3
-# "**Author** (time): " opening a Slack message in the sample and Slack connectors' text.
-_MESSAGE_HEADER = re.compile(r"(?m)^\*\*[^*\n]+\*\*\s*\([^)\n]*\):\s*")
+# "Author (2026-02-17 02:41): " (bold or not) opening a Slack message in the sample and Slack connectors' text.
+_MESSAGE_HEADER = re.compile(r"(?m)^(?:\*\*)?[^*()\n]+?(?:\*\*)?\s*\(\d{4}-\d\d-\d\d[^)\n]*\):\s*")
 # Long sentence-less text (logs, tables without punctuation) is cut into pseudo-sentences of this many characters.
 _MAX_SENTENCE_CHARS = 300
 

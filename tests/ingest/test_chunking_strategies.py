@@ -136,7 +136,7 @@ def test_structure_keeps_slack_messages_whole(chunkers):
     messages = [s.text for s in document.sections if s.kind == "message"]
     assert len(messages) >= 4
     for chunk in chunkers[0]["structure"].split(document):
-        assert re.match(r"\*\*[^*]+\*\* \(", chunk.text), "a chunk starts mid-message"
+        assert re.match(r"[^()\n]+ \(\d{4}-\d\d-\d\d \d\d:\d\d\): ", chunk.text), "a chunk starts mid-message"
         assert any(chunk.text.endswith(m) for m in messages), "a chunk ends mid-message"
 
 
