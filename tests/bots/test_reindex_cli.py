@@ -154,3 +154,17 @@ def test_queries_during_a_rebuild_always_see_a_complete_index(data_dir, built, e
     # Every query was answered by a complete index: the old one or the new one, never one being built.
     assert set(seen) <= {("tokens", built[1]["chunks"]), ("structure", summary["chunks"])}
     assert seen[0][0] == "tokens" and len(seen) > 3
+
+
+def test_strategy_needs_full_and_a_known_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from bots.cli import main as cli
+
+    runner = CliRunner()
+    env = {"KURA_DATA_DIR": str(tmp_path / "data")}
+    alone = runner.invoke(cli.app, ["reindex", "--strategy", "structure"], env=env)
+    assert alone.exit_code == 2 and "use it with --full" in alone.output
+    unknown = runner.invoke(cli.app, ["reindex", "--full", "--strategy", "sections"], env=env)
+    assert unknown.exit_code == 2 and "unknown strategy 'sections'" in unknown.output
+    assert not (tmp_path / "data").exists()  # refused before touching anything
