@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     )
     answer_sentences: int = Field(3, ge=1)
     unsupported_sentences: Literal["mark", "drop"] = "mark"
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="Offline support score below which an answer sentence counts as unsupported."
+    )
 
     # --- LLM endpoint (OpenAI-compatible) ----------------------------------------
     llm_base_url: str | None = None

@@ -1,0 +1,176 @@
+"""Offline support scoring: does a source text back up a claim? (0 = not at all .. 1 = fully).
+
+Shared by the LLM answerer (to flag unsupported answer sentences) and the eval
+module (groundedness). It needs no LLM, so it runs everywhere and is
+deterministic:
+
+* lexical support — the share of the claim's content terms (BM25 tokenizer,
+  light English stemming) that occur in the cited sources;
+* optional dense support — the best cosine similarity between the claim and a
+  source, when an embedder is passed in;
+* hard checks — every number (dates included) and every capitalised name in the
+  claim must occur in the sources. A claim that invents a figure or a name is
+  unsupported however many ordinary words it shares, so a failed hard check
+  caps the score at ``hard_check_cap`` (0 by default).
+
+The interface is ``core.protocols.SupportScorer``: ``score(claim, sources)``.
+``check`` returns the parts behind a score, for debugging and for eval reports.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.protocols import Embedder
+from retrieval.tokenize import tokenize
+
+# "[3]" / "[1, 2]" citation markers are not part of the claim.
+_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+# Numbers: 42, 3.5, 1,000, 2024-05-01 (each digit group separately), 10%.
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A capitalised word (Latin script): "Qdrant", "McKinsey", "VPN", "O'Brien".
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z0-9'’\-]*[A-Za-z0-9]|\b[A-Z]\b")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[\"'“(]\s*)$")
+
+# Capitalised words that are ordinary words in English text, not names.
+_NOT_NAMES = frozenset(
+    """
+    a an and are as at be but by can do does for from has have he her his how i if in is it its may me my no not
+    of on or our she should so that the their then there these they this those to us was we were what when where
+    which who why will with would yes you your please note also however otherwise see each every all any some
+    according
+    """.split()
+)
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _stem(term: str) -> str:
+    """Very light English stemming so 'requests'/'requested' meet 'request'; other scripts pass through."""
+    if not term.isascii() or len(term) <= 4:
+        return term
+    for suffix in ("ing", "ed", "es", "s"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 4 and not term.endswith("ss"):
+            return term[: -len(suffix)]
+    return term
+
+
+def content_terms(text: str) -> set[str]:
+    """The stemmed BM25 terms of a text (citation markers removed)."""
+    return {_stem(t) for t in tokenize(_CITATION.sub(" ", text))}
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers in a text, thousands separators removed ('1,000' and '1000' are the same figure)."""
+    found = set()
+    for match in _NUMBER.findall(_normalise(_CITATION.sub(" ", text))):
+        value = match.replace(",", "")
+        found.add(value.rstrip(".") or value)
+    return found
+
+
+def names_in(text: str) -> set[str]:
+    """Capitalised words that look like names (ordinary words at a sentence start are skipped), lowercased."""
+    text = _normalise(_CITATION.sub(" ", text))
+    names = set()
+    for match in _CAPITALISED.finditer(text):
+        word = match.group(0)
+        if word.lower() in _NOT_NAMES:
+            continue
+        # A sentence's first word is capitalised anyway ("Employees must ..."), so there only
+        # acronyms (VPN, HR) count as names.
+        at_start = _SENTENCE_START.search(text[: match.start()]) is not None
+        if at_start and not (len(word) > 1 and word.isupper()):
+            continue
+        names.add(word.lower())
+    return names
+
+
+@dataclass(frozen=True)
+class SupportCheck:
+    """The parts behind a support score."""
+
+    score: float
+    lexical: float
+    dense: float | None
+    missing_terms: tuple[str, ...]
+    missing_numbers: tuple[str, ...]
+    missing_names: tuple[str, ...]
+
+    @property
+    def hard_checks_passed(self) -> bool:
+        return not self.missing_numbers and not self.missing_names
+
+
+class OfflineSupportScorer:
+    """Scores claim support from term overlap, optional embeddings and number/name checks."""
+
+    name = "offline-support-v1"
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        dense_weight: float = 0.3,
+        hard_check_cap: float = 0.0,
+    ) -> None:
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ValueError("dense_weight must be between 0 and 1")
+        if not 0.0 <= hard_check_cap <= 1.0:
+            raise ValueError("hard_check_cap must be between 0 and 1")
+        self.embedder = embedder
+        self.dense_weight = dense_weight if embedder is not None else 0.0
+        self.hard_check_cap = hard_check_cap
+
+    def score(self, claim: str, sources: Sequence[str]) -> float:
+        """How well ``sources`` together support ``claim``, 0..1."""
+        return self.check(claim, sources).score
+
+    def check(self, claim: str, sources: Sequence[str]) -> SupportCheck:
+        """Score a claim and say what is missing from the sources."""
+        sources = [s for s in sources if s and s.strip()]
+        claim_terms = content_terms(claim)
+        if not sources or not claim_terms:
+            # Nothing to check against, or a claim with no content words ("Yes.") supports nothing.
+            return SupportCheck(0.0, 0.0, None, tuple(sorted(claim_terms)), (), ())
+
+        joined = "\n".join(sources)
+        source_terms = content_terms(joined)
+        missing_terms = sorted(claim_terms - source_terms)
+        lexical = 1.0 - len(missing_terms) / len(claim_terms)
+
+        source_numbers = numbers_in(joined)
+        missing_numbers = sorted(n for n in numbers_in(claim) if n not in source_numbers)
+        source_text = _normalise(joined).lower()
+        missing_names = sorted(
+            name for name in names_in(claim) if name not in source_text and _stem(name) not in source_terms
+        )
+
+        dense = self._dense(claim, sources) if self.embedder is not None else None
+        score = lexical if dense is None else (1 - self.dense_weight) * lexical + self.dense_weight * dense
+        if missing_numbers or missing_names:
+            score = min(score, self.hard_check_cap)
+        return SupportCheck(
+            score=float(min(1.0, max(0.0, score))),
+            lexical=lexical,
+            dense=dense,
+            missing_terms=tuple(missing_terms),
+            missing_numbers=tuple(missing_numbers),
+            missing_names=tuple(missing_names),
+        )
+
+    def _dense(self, claim: str, sources: Sequence[str]) -> float:
+        """Best cosine similarity between the claim and any one source, clipped to 0..1."""
+        query = np.asarray(self.embedder.embed_query(_CITATION.sub(" ", claim)), dtype=np.float32)
+        docs = np.asarray(self.embedder.embed_documents(list(sources)), dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        norms = np.linalg.norm(docs, axis=1, keepdims=True)
+        docs = docs / np.where(norms == 0, 1.0, norms)
+        return float(max(0.0, min(1.0, float(np.max(docs @ query)))))
