@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(2, ge=0)
     llm_temperature: float = 0.0
 
+    # --- evaluation ------------------------------------------------------------------
+    eval_judge_model: str | None = Field(None, description="Model of the LLM groundedness judge; unset = KURA_LLM_MODEL.")
+    eval_judge_base_url: str | None = Field(None, description="Judge endpoint; unset = KURA_LLM_BASE_URL.")
+    eval_judge_api_key: SecretStr | None = Field(None, description="Judge API key; unset = KURA_LLM_API_KEY.")
+    eval_judge_prompt_version: str = Field("v1", description="Folder under eval/prompts/{judge,decompose}/.")
+    eval_judge_threshold: float = Field(0.5, ge=0, le=1, description="P(yes) at or above which the judge calls a claim supported.")
+    eval_judge_max_claims: int = Field(6, ge=1, description="At most this many claims are checked per answer sentence.")
+
     # --- connectors ----------------------------------------------------------------
     confluence_url: str | None = None
     confluence_username: str | None = None
