@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core.store import SparseVector
 from core.types import Answer, Chunk, Document, ScoredChunk
 
 
@@ -53,6 +54,18 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+class SparseEncoder(Protocol):
+    """Turns text into BM25 sparse vectors (see retrieval/bm25.py)."""
+
+    def encode_document(self, text: str) -> "SparseVector": ...
+
+    def encode_query(self, text: str) -> "SparseVector": ...
+
+    def term_count(self, text: str) -> int: ...
+
+    def with_avg_len(self, avg_len: float) -> "SparseEncoder": ...
 
 
 class Retriever(Protocol):

@@ -53,6 +53,12 @@ class BM25Encoder:
             weights[tid] = weights.get(tid, 0.0) + tf * (self.k1 + 1) / (tf + norm)
         return _to_sparse(weights)
 
+    def term_count(self, text: str) -> int:
+        return len(tokenize(text))
+
+    def with_avg_len(self, avg_len: float) -> "BM25Encoder":
+        return BM25Encoder(k1=self.k1, b=self.b, avg_len=avg_len)
+
     def encode_query(self, text: str) -> SparseVector:
         weights: dict[int, float] = {}
         for term, n in Counter(tokenize(text)).items():

@@ -62,7 +62,12 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 # No model hub is reachable from where Kura usually runs; never try one implicitly.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                # Progress bars and long-input warnings are noise for a CLI user; chunking keeps inputs in bounds.
+                transformers.logging.set_verbosity_error()
+                transformers.logging.disable_progress_bar()
 
                 path = resolve_model_path(self.model_name)
                 try:

@@ -1,0 +1,3 @@
+from bots.cli.main import main
+
+main()

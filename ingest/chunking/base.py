@@ -1,0 +1,138 @@
+"""What every chunking strategy shares: the registry, limits, and turning text spans into Chunks.
+
+A strategy is a small class with ``name`` and ``split(document) -> list[Chunk]``
+(``core.protocols.Chunker``), registered with ``@register``, so settings, the CLI
+and the eval module pick strategies by name.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.tokens import get_encoding
+from core.types import Chunk, Document
+
+# Strategy name -> factory(settings-like ChunkingConfig, **deps) -> Chunker
+STRATEGIES: dict[str, Callable[..., Any]] = {}
+
+
+def register(name: str):
+    def wrap(cls):
+        STRATEGIES[name] = cls
+        cls.name = name
+        return cls
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Sizes in tiktoken tokens; ``max_model_tokens`` is the embedder's input limit in its own word-pieces."""
+
+    chunk_tokens: int = 200
+    overlap_tokens: int = 30
+    min_tokens: int = 60
+    encoding: str = "cl100k_base"
+    max_model_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk size must be at least 16 tokens, got {self.chunk_tokens}")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError(f"overlap ({self.overlap_tokens}) must be in [0, chunk size {self.chunk_tokens})")
+
+    @property
+    def signature(self) -> str:
+        return f"{self.chunk_tokens}/{self.overlap_tokens}/{self.min_tokens}/{self.encoding}/{self.max_model_tokens}"
+
+
+class TokenCounter:
+    """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit)."""
+
+    def __init__(self, encoding: str, model_pieces: Callable[[str], int] | None = None) -> None:
+        self._enc = get_encoding(encoding)
+        self._model_pieces = model_pieces
+
+    def tokens(self, text: str) -> int:
+        return len(self._enc.encode(text, disallowed_special=()))
+
+    def model_pieces(self, text: str) -> int:
+        """Word-pieces the embedder sees; without a model counter, tiktoken tokens stand in."""
+        return self._model_pieces(text) if self._model_pieces else self.tokens(text)
+
+    @property
+    def has_model_counter(self) -> bool:
+        return self._model_pieces is not None
+
+
+class SectionIndex:
+    """Maps a character offset in ``Document.text`` back to the section (and heading path) it falls in."""
+
+    def __init__(self, document: Document) -> None:
+        self.starts: list[int] = []
+        self.sections = []
+        offset = 0
+        for section in document.sections:
+            if not section.text.strip():
+                continue
+            self.starts.append(offset)
+            self.sections.append(section)
+            offset += len(section.text) + 2  # the "\n\n" joining sections in Document.text
+
+    def heading_path_at(self, offset: int) -> tuple[str, ...]:
+        if not self.sections:
+            return ()
+        i = max(0, bisect.bisect_right(self.starts, offset) - 1)
+        return self.sections[i].heading_path
+
+
+def title_prefix(document: Document, heading_path: tuple[str, ...]) -> str:
+    """The context line put before a chunk's text for embedding and BM25: title and heading path."""
+    crumbs = [document.title, *[h for h in heading_path if h != document.title]]
+    return " > ".join(c for c in crumbs if c)
+
+
+def make_chunk(
+    document: Document,
+    *,
+    ordinal: int,
+    text: str,
+    index_text: str,
+    heading_path: tuple[str, ...],
+    token_count: int,
+    strategy: str,
+    start_char: int,
+    document_hash: str,
+) -> Chunk:
+    return Chunk(
+        document_id=document.id,
+        ordinal=ordinal,
+        text=text,
+        index_text=index_text,
+        heading_path=heading_path,
+        token_count=token_count,
+        strategy=strategy,
+        principals=document.principals,
+        title=document.title,
+        url=document.url,
+        source=document.source,
+        document_hash=document_hash,
+        start_char=start_char,
+        updated_at=document.updated_at.isoformat() if document.updated_at else "",
+    )
+
+
+def create_chunker(name: str, config: ChunkingConfig, **deps: Any):
+    """A strategy by name; ``deps`` carries optional collaborators (model word-piece counter, summarizer)."""
+    # Importing the package registers the built-in strategies.
+    import ingest.chunking  # noqa: F401
+
+    try:
+        factory = STRATEGIES[name]
+    except KeyError:
+        known = ", ".join(sorted(STRATEGIES))
+        raise ValueError(f"unknown chunking strategy {name!r}; known: {known}") from None
+    return factory(config, **deps)

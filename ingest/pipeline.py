@@ -1,0 +1,202 @@
+"""The indexing pipeline: connector batches -> chunk -> embed -> upsert, incremental by content hash.
+
+An unchanged document (same content hash under the same chunking) costs no
+chunking and no embedding. A changed document replaces exactly its old chunks;
+a deleted one loses them. Chunks are embedded and written in bounded batches,
+so memory stays flat whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from core.protocols import Chunker, DocumentFailure, Embedder, SparseEncoder, SyncBatch
+from core.store import ChunkStore
+from core.types import Chunk, Document, content_hash
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexStats:
+    """What an indexing run did; ``to_dict`` is the JSON summary cron and the CLI print."""
+
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    documents_failed: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    failures: list[DocumentFailure] = field(default_factory=list)
+
+    @property
+    def documents_seen(self) -> int:
+        return self.documents_added + self.documents_updated + self.documents_unchanged + self.documents_failed
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["failures"] = [asdict(f) for f in self.failures]
+        return out
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.documents_added} added, {self.documents_updated} updated, {self.documents_deleted} deleted, "
+            f"{self.documents_unchanged} unchanged, {self.documents_failed} failed; "
+            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+        )
+
+
+class IndexPipeline:
+    """Keeps a store in step with the documents connectors emit."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        chunker: Chunker,
+        embedder: Embedder,
+        sparse_encoder: SparseEncoder,
+        *,
+        embed_batch: int = 128,
+        embedding_model: str = "",
+        on_progress: Callable[[IndexStats], None] | None = None,
+    ) -> None:
+        if embed_batch < 1:
+            raise ValueError("embed_batch must be >= 1")
+        self.store = store
+        self.chunker = chunker
+        self.embedder = embedder
+        self.embed_batch = embed_batch
+        self.sparse_encoder = sparse_encoder
+        self.embedding_model = embedding_model
+        self.on_progress = on_progress
+        self._hashes: dict[str, str] | None = None
+        self._encoder: SparseEncoder | None = None
+        self._pending: list[Chunk] = []
+
+    @property
+    def chunker_signature(self) -> str:
+        return getattr(self.chunker, "signature", getattr(self.chunker, "name", "chunker"))
+
+    def document_hash(self, document: Document) -> str:
+        """Content hash under this chunking: a new strategy or size re-chunks every document."""
+        return content_hash(f"{document.content_hash}|{self.chunker_signature}")
+
+    def _known_hashes(self) -> dict[str, str]:
+        if self._hashes is None:
+            self.store.ensure_collection(self.embedder.dimension)
+            self._hashes = self.store.document_hashes()
+        return self._hashes
+
+    def index(self, batches: Iterable[SyncBatch], *, full_scope: Iterable[str] = ()) -> IndexStats:
+        """Apply connector batches to the store.
+
+        ``full_scope``: document-id prefixes (such as ``"sample:"``) whose batches
+        list everything in scope, so an indexed document under such a prefix
+        that was not seen is deleted. It is read after the last batch, so a
+        caller may fill it while batches stream.
+        """
+        stats = IndexStats()
+        started = time.perf_counter()
+        seen: set[str] = set()
+        known = self._known_hashes()
+        for batch in batches:
+            self._apply(batch, known, seen, stats)
+            self._report(stats, started)
+        self._flush_pending(stats)
+        scoped = tuple(full_scope)
+        if scoped:
+            gone = [d for d in known if d.startswith(scoped) and d not in seen]
+            self._delete(gone, known, stats)
+        self.store.flush()
+        stats.seconds = time.perf_counter() - started
+        self._report(stats, started)
+        logger.info("indexing done: %s", stats.summary_line())
+        return stats
+
+    def _apply(self, batch: SyncBatch, known: dict[str, str], seen: set[str], stats: IndexStats) -> None:
+        stats.failures.extend(batch.failures)
+        stats.documents_failed += len(batch.failures)
+        for failure in batch.failures:
+            # A document we could not read this time keeps its old chunks rather than vanishing.
+            seen.add(f"{failure.source}:{failure.source_id}")
+        for document in batch.documents:
+            seen.add(document.id)
+            new_hash = self.document_hash(document)
+            old_hash = known.get(document.id)
+            if old_hash == new_hash:
+                stats.documents_unchanged += 1
+                continue
+            try:
+                chunks = [_with_hash(c, new_hash) for c in self.chunker.split(document)]
+            except Exception as exc:  # one bad document must not stop the run
+                logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
+                stats.failures.append(DocumentFailure(document.source, document.source_id, f"chunking failed: {exc}"))
+                stats.documents_failed += 1
+                continue
+            if old_hash is not None:
+                self.store.delete_documents([document.id])
+                stats.documents_updated += 1
+            else:
+                stats.documents_added += 1
+            known[document.id] = new_hash
+            self._pending.extend(chunks)
+            if len(self._pending) >= self.embed_batch:
+                self._flush_pending(stats)
+        self._delete([d for d in batch.deleted_ids if d in known], known, stats)
+
+    def _delete(self, document_ids: list[str], known: dict[str, str], stats: IndexStats) -> None:
+        if not document_ids:
+            return
+        doomed = set(document_ids)
+        self._pending = [c for c in self._pending if c.document_id not in doomed]
+        self.store.delete_documents(document_ids)
+        for doc_id in document_ids:
+            known.pop(doc_id, None)
+        stats.documents_deleted += len(document_ids)
+
+    def _flush_pending(self, stats: IndexStats) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.embed_batch], self._pending[self.embed_batch :]
+            encoder = self._bm25_encoder(batch)
+            t0 = time.perf_counter()
+            dense = self.embedder.embed_documents([c.index_text for c in batch])
+            stats.embed_seconds += time.perf_counter() - t0
+            sparse = [encoder.encode_document(c.index_text) for c in batch]
+            self.store.upsert(batch, np.asarray(dense), sparse)
+            stats.chunks_embedded += len(batch)
+
+    def _bm25_encoder(self, first_batch: list[Chunk]) -> SparseEncoder:
+        """BM25 length normalisation uses the corpus's average chunk length, fixed when the index is first built."""
+        if self._encoder is None:
+            meta = self.store.get_meta()
+            avg_len = meta.get("bm25_avg_len")
+            if not avg_len:
+                lengths = [self.sparse_encoder.term_count(c.index_text) for c in first_batch]
+                avg_len = max(1.0, sum(lengths) / max(1, len(lengths)))
+                self.store.set_meta(
+                    {
+                        "bm25_avg_len": avg_len,
+                        "embedding_model": self.embedding_model,
+                        "chunker": self.chunker_signature,
+                    }
+                )
+            self._encoder = self.sparse_encoder.with_avg_len(float(avg_len))
+        return self._encoder
+
+    def _report(self, stats: IndexStats, started: float) -> None:
+        if self.on_progress is not None:
+            stats.seconds = time.perf_counter() - started
+            self.on_progress(stats)
+
+
+def _with_hash(chunk: Chunk, document_hash: str) -> Chunk:
+    from dataclasses import replace
+
+    return replace(chunk, document_hash=document_hash)

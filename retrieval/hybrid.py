@@ -1,0 +1,118 @@
+"""Hybrid retrieval: BM25 and dense candidates from Qdrant, fused by weighted reciprocal rank.
+
+Why the language check: with an embedder that cannot read the query's language
+(the default English MiniLM turns about a quarter of Japanese word-pieces into
+[UNK]), its neighbours are noise, and equal-weight fusion with that noise was
+measured to drop JSQuAD recall@5 from BM25's 0.97 to 0.68. So when the share of
+[UNK] pieces in the query reaches ``unk_threshold``, the hybrid leans on BM25
+alone; with a multilingual embedder the share stays near zero and both parts
+count. The weights themselves are settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from core.errors import RetrievalError
+from core.protocols import SparseEncoder
+from core.store import ChunkStore, HybridQuery
+from core.types import ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    prefetch_k: int = 50
+    unk_threshold: float = 0.10
+
+
+@dataclass(frozen=True)
+class RetrievalTrace:
+    """How the last query was answered (for logs, the eval report and debugging)."""
+
+    mode: str
+    weights: tuple[float, float]
+    unknown_share: float
+    ms: float
+
+
+class HybridRetriever:
+    """Retrieves chunks a user may read, by BM25, dense similarity or both."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder,
+        sparse_encoder: SparseEncoder,
+        fusion: FusionConfig = FusionConfig(),
+        default_mode: Mode = "hybrid",
+    ) -> None:
+        if default_mode not in MODES:
+            raise ValueError(f"unknown retriever mode {default_mode!r}; use one of {', '.join(MODES)}")
+        self.store = store
+        self.embedder = embedder
+        self.sparse_encoder = sparse_encoder
+        self.fusion = fusion
+        self.default_mode = default_mode
+        self.last_trace: RetrievalTrace | None = None
+
+    def weights_for(self, query: str, mode: Mode) -> tuple[tuple[float, float], float]:
+        """(dense, bm25) fusion weights for this query, and the query's [UNK] share."""
+        if mode == "bm25":
+            return (0.0, 1.0), 0.0
+        if mode == "dense":
+            return (1.0, 0.0), 0.0
+        share_fn = getattr(self.embedder, "unknown_share", None)
+        share = share_fn(query) if share_fn else 0.0
+        if share >= self.fusion.unk_threshold:
+            return (0.0, self.fusion.bm25_weight or 1.0), share
+        return (self.fusion.dense_weight, self.fusion.bm25_weight), share
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int = 8,
+        principals: Iterable[str],
+        mode: Mode | None = None,
+        sources: Iterable[str] = (),
+    ) -> list[ScoredChunk]:
+        mode = mode or self.default_mode
+        if mode not in MODES:
+            raise RetrievalError(f"unknown retriever mode {mode!r}; use one of {', '.join(MODES)}")
+        principals = tuple(principals)
+        if not principals:
+            return []  # nobody may read anything: nothing to search
+        started = time.perf_counter()
+        (w_dense, w_bm25), share = self.weights_for(query, mode)
+        sparse = self.sparse_encoder.encode_query(query) if w_bm25 > 0 else None
+        if w_bm25 > 0 and not sparse and mode == "hybrid":
+            w_dense, w_bm25 = 1.0, 0.0  # only stop words: let the dense part carry the query
+        dense = self.embedder.embed_query(query) if w_dense > 0 else None
+        hits = self.store.query(
+            HybridQuery(
+                dense=dense,
+                sparse=sparse,
+                principals=principals,
+                limit=top_k,
+                prefetch_limit=max(self.fusion.prefetch_k, top_k),
+                weights=(w_dense, w_bm25),
+                rrf_k=self.fusion.rrf_k,
+                sources=tuple(sources),
+            )
+        )
+        ms = (time.perf_counter() - started) * 1000
+        self.last_trace = RetrievalTrace(mode, (w_dense, w_bm25), share, ms)
+        logger.debug("retrieved %d chunks mode=%s weights=%s unk=%.2f in %.1f ms", len(hits), mode, (w_dense, w_bm25), share, ms)
+        return hits
