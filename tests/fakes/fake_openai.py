@@ -1,0 +1,286 @@
+"""A loopback fake of the OpenAI chat-completions API, for tests that drive the real ``openai`` client.
+
+Replies are scripted per test::
+
+    with FakeOpenAI() as fake:
+        fake.script(Reply("Remote work is allowed 3 days a week [1]."))
+        client = openai.OpenAI(base_url=fake.base_url, api_key=fake.api_key)
+        ...
+        fake.requests[0]["messages"]  # what the client sent
+
+What it reproduces of the real API:
+
+* ``POST /v1/chat/completions``, non-streaming (``chat.completion``) and streaming
+  (server-sent ``chat.completion.chunk`` events ending with ``data: [DONE]``,
+  ``stream_options.include_usage`` honoured);
+* ``logprobs`` / ``top_logprobs``: per-token ``{token, logprob, bytes, top_logprobs}``
+  entries, scripted or derived from the reply text; ``logprobs_supported=False``
+  (or ``Reply(logprobs=False)``) answers ``logprobs: null`` like servers without them;
+* errors in the API's JSON shape: 401 for a wrong bearer token, scripted 429 (with
+  ``Retry-After`` / ``retry-after-ms``), 500, 503 ...;
+* slow responses (``delay_s`` before the headers, ``chunk_delay_s`` between stream
+  events) to exercise client timeouts, and a stream cut off mid-way;
+* ``GET /v1/models``.
+
+Scripted replies are consumed in order; when none is left the ``default`` reply
+(or ``responder(request)``) answers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass
+class Reply:
+    """One scripted answer of the fake server."""
+
+    content: str = ""
+    status: int = 200  # != 200: an error reply in the API's error shape
+    error_message: str = ""
+    retry_after_s: float | None = None  # sent as Retry-After and retry-after-ms on errors
+    delay_s: float = 0.0  # before anything is sent (client timeouts)
+    chunk_delay_s: float = 0.0  # between streamed events
+    cut_after_chunks: int | None = None  # streaming: drop the connection after this many content events
+    finish_reason: str = "stop"
+    model: str | None = None  # defaults to the requested model
+    logprobs: bool = True  # False: answer logprobs=null even when asked (servers without logprobs)
+    # Explicit per-token logprobs: [(token, logprob, {alternative: logprob, ...}), ...]
+    token_logprobs: list[tuple[str, float, dict[str, float]]] | None = None
+
+
+@dataclass
+class FakeOpenAI:
+    """The fake server; a context manager that serves on 127.0.0.1 in a background thread."""
+
+    api_key: str = "test-key"
+    default: Reply = field(default_factory=lambda: Reply("NOT_FOUND"))
+    responder: Callable[[dict[str, Any]], Reply] | None = None
+    logprobs_supported: bool = True
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _queue: deque = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    port: int = 0
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self) -> "FakeOpenAI":
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; the port then refuses connections, like an endpoint that is down."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeOpenAI":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # --- scripting -----------------------------------------------------------------
+    def script(self, *replies: Reply | str) -> None:
+        """Queue replies, answered in order (a str is a plain successful reply)."""
+        with self._lock:
+            self._queue.extend(Reply(r) if isinstance(r, str) else r for r in replies)
+
+    def next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            if self._queue:
+                return self._queue.popleft()
+        return self.responder(request) if self.responder else self.default
+
+    @property
+    def completion_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("_path", "").endswith("/chat/completions")]
+
+
+def _token_entries(reply: Reply, top_n: int) -> list[dict[str, Any]]:
+    """Per-token logprob entries in the API's shape, scripted or derived from the text."""
+    if reply.token_logprobs is not None:
+        items = reply.token_logprobs
+    else:
+        # Confident tokens: each piece of the reply with probability ~0.99, alternatives far behind.
+        items = [(piece, -0.01, {}) for piece in _PIECE.findall(reply.content)]
+    entries = []
+    for token, logprob, alternatives in items:
+        top = {token: logprob, **alternatives}
+        if len(top) < top_n:
+            for i in range(top_n - len(top)):
+                top.setdefault(f"<alt{i}>", -10.0 - i)
+        ranked = sorted(top.items(), key=lambda kv: -kv[1])[:top_n]
+        entries.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode("utf-8")),
+                "top_logprobs": [
+                    {"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in ranked
+                ],
+            }
+        )
+    return entries
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+        pass
+
+    # --- plumbing ----------------------------------------------------------------------
+    def _send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        kinds = {401: "invalid_request_error", 429: "rate_limit_exceeded", 400: "invalid_request_error"}
+        body = {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None, "code": None}}
+        self._send_json(status, body, headers)
+
+    def _authorised(self) -> bool:
+        return self.headers.get("Authorization", "") == f"Bearer {self.fake.api_key}"
+
+    # --- endpoints ------------------------------------------------------------------------
+    def do_GET(self):  # noqa: N802
+        if not self._authorised():
+            return self._send_error(401, "Incorrect API key provided.")
+        if self.path.rstrip("/").endswith("/models"):
+            return self._send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        self._send_error(404, f"no route {self.path}")
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            return self._send_error(400, "body is not JSON")
+        request["_path"] = self.path
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            return self._send_error(404, f"no route {self.path}")
+        if not self._authorised():
+            self.fake.requests.append(request)
+            return self._send_error(401, "Incorrect API key provided.")
+        reply = self.fake.next_reply(request)
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        if reply.status != 200:
+            headers = {}
+            if reply.retry_after_s is not None:
+                headers = {
+                    "Retry-After": str(max(0, math.ceil(reply.retry_after_s))),
+                    "retry-after-ms": str(int(reply.retry_after_s * 1000)),
+                }
+            return self._send_error(reply.status, reply.error_message or f"scripted error {reply.status}", headers)
+        try:
+            if request.get("stream"):
+                self._stream(request, reply)
+            else:
+                self._complete(request, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): nothing to do
+
+    def _logprobs(self, request: dict[str, Any], reply: Reply) -> dict[str, Any] | None:
+        if not (request.get("logprobs") and reply.logprobs and self.fake.logprobs_supported):
+            return None
+        return {"content": _token_entries(reply, int(request.get("top_logprobs") or 0)), "refusal": None}
+
+    @staticmethod
+    def _usage(request: dict[str, Any], reply: Reply) -> dict[str, int]:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
+        completion = len(reply.content.split())
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _complete(self, request: dict[str, Any], reply: Reply) -> None:
+        body = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": reply.model or request.get("model", "fake-model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                    "logprobs": self._logprobs(request, reply),
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": self._usage(request, reply),
+        }
+        self._send_json(200, body)
+
+    def _stream(self, request: dict[str, Any], reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": reply.model or request.get("model", "fake-model"),
+        }
+        logprobs = self._logprobs(request, reply)
+        entries = logprobs["content"] if logprobs else None
+
+        def write(payload: bytes) -> None:
+            # Chunked transfer encoding, so a connection dropped mid-stream is an incomplete body to the client.
+            self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+            self.wfile.flush()
+
+        def event(delta: dict[str, Any], finish: str | None = None, lp: Any = None) -> None:
+            choice = {"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish}
+            write(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n".encode())
+
+        event({"role": "assistant", "content": ""})
+        pieces = [e["token"] for e in entries] if entries else _PIECE.findall(reply.content)
+        for i, piece in enumerate(pieces):
+            if reply.cut_after_chunks is not None and i >= reply.cut_after_chunks:
+                # Simulate a dropped connection: no finish_reason, no [DONE], no final chunk.
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if reply.chunk_delay_s:
+                time.sleep(reply.chunk_delay_s)
+            lp = {"content": [entries[i]], "refusal": None} if entries else None
+            event({"content": piece}, lp=lp)
+        event({}, finish=reply.finish_reason)
+        if (request.get("stream_options") or {}).get("include_usage"):
+            write(f"data: {json.dumps({**base, 'choices': [], 'usage': self._usage(request, reply)})}\n\n".encode())
+        write(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
