@@ -81,6 +81,13 @@ class EvalDataset:
     fingerprint: str = ""
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for example in self.examples:
+            if example.id in seen:
+                raise EvalError(f"{self.path}: question id {example.id!r} occurs more than once")
+            seen.add(example.id)
+
     @property
     def has_unanswerable(self) -> bool:
         return any(not e.answerable for e in self.examples)

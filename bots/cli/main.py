@@ -14,6 +14,10 @@ from core.errors import ConfigError, KuraError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
 
+from bots.cli.eval import app as eval_app  # noqa: E402  (sub-apps register after the main app exists)
+
+app.add_typer(eval_app, name="eval")
+
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_NO_INDEX = 3
