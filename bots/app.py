@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from core.errors import StoreNotFoundError
 from core.identity import IdentityStore
 from core.protocols import Connector
 from core.settings import Settings
@@ -167,6 +168,8 @@ class KuraApp:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        if not self.store.exists():
+            raise StoreNotFoundError("no index yet: run `kura ingest` first")
         t0 = time.perf_counter()
         hits = self.retriever.retrieve(
             question, top_k=self.settings.top_k, principals=principals, mode=mode, sources=sources

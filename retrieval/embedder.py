@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
+# Loaded models, shared by every embedder in the process: loading costs seconds and hundreds of MB.
+_MODELS: dict[tuple[str, str], object] = {}
+_MODELS_LOCK = threading.Lock()
+
 
 def resolve_model_path(name: str) -> str:
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
@@ -53,13 +57,15 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = passage_prefix
         self.device = device
         self._model = None
-        self._lock = threading.Lock()
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
     def _load(self):
-        with self._lock:
-            if self._model is None:
+        if self._model is not None:
+            return self._model
+        with _MODELS_LOCK:
+            key = (self.model_name, self.device)
+            if key not in _MODELS:
                 # No model hub is reachable from where Kura usually runs; never try one implicitly.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 import transformers
@@ -71,12 +77,13 @@ class SentenceTransformerEmbedder:
 
                 path = resolve_model_path(self.model_name)
                 try:
-                    self._model = SentenceTransformer(path, device=self.device)
+                    _MODELS[key] = SentenceTransformer(path, device=self.device)
                 except Exception as exc:
                     raise ConfigError(
                         f"could not load embedding model {self.model_name!r} (KURA_EMBEDDING_MODEL): {exc}"
                     ) from exc
                 logger.info("loaded embedding model %s", self.model_name)
+            self._model = _MODELS[key]
         return self._model
 
     @property
