@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import EvalError
-from core.types import Document, Section
+from core.identity import user_principal
+from core.types import PUBLIC, Document, Section
 from retrieval.tokenize import has_japanese
 
 CORPUS_MODES = ("article", "paragraph")
@@ -80,6 +81,7 @@ class EvalDataset:
     examples: list[EvalExample]
     fingerprint: str = ""
     notes: list[str] = field(default_factory=list)
+    grants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # email -> principals, from the corpus
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -87,6 +89,16 @@ class EvalDataset:
             if example.id in seen:
                 raise EvalError(f"{self.path}: question id {example.id!r} occurs more than once")
             seen.add(example.id)
+
+    def principals_for(self, email: str) -> tuple[str, ...] | None:
+        """The asker's principals from the corpus's own directory; None when it has none for them."""
+        email = email.strip().lower()
+        granted = self.grants.get(email)
+        if granted is None:
+            return None
+        # As core.identity grants them: public, the person, their e-mail domain, and the directory's grants.
+        domain = {f"domain:{email.rsplit('@', 1)[-1]}"} if "@" in email else set()
+        return tuple(sorted({PUBLIC, user_principal(email), *domain, *granted}))
 
     @property
     def has_unanswerable(self) -> bool:
@@ -113,15 +125,19 @@ def detect_language(texts: list[str]) -> str:
 
 
 def load_dataset(path: str | Path, *, corpus: str = "article", docs: str | Path | None = None) -> EvalDataset:
-    """Load any supported dataset by its format: SQuAD JSON, Kura JSONL or a feedback export."""
+    """Load any supported dataset by its format: SQuAD JSON, Kura JSONL or a feedback export.
+
+    ``docs`` (JSONL formats only): where the documents are, see ``eval/corpus.py``.
+    """
     path = Path(path)
     if not path.is_file():
         raise EvalError(f"dataset not found: {path}")
     if path.suffix == ".json":
         return load_squad(path, corpus=corpus)
+    from eval.corpus import load_corpus
     from eval.kura_jsonl import load_kura_jsonl
 
-    return load_kura_jsonl(path, docs=Path(docs) if docs else None)
+    return load_kura_jsonl(path, corpus=load_corpus(docs) if docs else None)
 
 
 def load_squad(path: str | Path, *, corpus: str = "article") -> EvalDataset:

@@ -6,15 +6,16 @@ One JSON object a line. A line is either a document of the corpus
 
 or a question
 
-    {"id": "q1", "question": "...", "answers": ["short gold answer"], "reference_answer": "full answer",
-     "relevant": [{"document_id": "hr-travel", "text": "quoted evidence"}], "relevant_ids": ["hr-travel"],
-     "asker": "alice@example.com", "answerable": true}
+    {"id": "q1", "question": "...", "answer": "short gold answer" | null, "answers": ["..."],
+     "relevant_document_ids": ["confluence:CONF-1001"], "relevant": [{"document_id": "hr-travel", "text": "quote"}],
+     "reference_answer": "a full answer", "asker": "alice@example.com", "answerable": true}
 
-or a feedback record as the bots export it (``eval/feedback.py``). Documents may
-also come from a separate file (``--docs``) in the same ``{"document": ...}``
-form. A document ``id`` without a colon belongs to source ``eval``; ``source:id``
-names another source, so feedback that cites ``confluence:123`` can be scored
-against a docs file holding that page.
+(the sample corpus's ``questions.jsonl`` is this format: ``answer`` null with no
+relevant documents marks a question the corpus cannot answer), or a feedback
+record as the bots export it (``eval/feedback.py``). Documents may instead come
+from ``--docs`` (``eval/corpus.py``). A document ``id`` without a colon belongs
+to source ``eval``; ``source:id`` names another source, so feedback that cites
+``confluence:123`` can be scored against a corpus holding that page.
 """
 
 from __future__ import annotations
@@ -25,36 +26,40 @@ from pathlib import Path
 from core.errors import EvalError
 from core.types import PUBLIC, Document, Section
 from eval.datasets import DATASET_SOURCE, EvalDataset, EvalExample, Evidence, detect_language, file_fingerprint
-from eval.feedback import is_feedback_record, feedback_example
+from eval.feedback import feedback_example, is_feedback_record
 
 
-def load_kura_jsonl(path: Path, *, docs: Path | None = None) -> EvalDataset:
-    """Questions (and documents) from Kura JSONL; feedback records are read as labelled examples."""
-    documents: dict[str, Document] = {}
+def read_documents(path: Path) -> list[Document]:
+    """The ``{"document": ...}`` lines of a JSONL file."""
+    return [_document(r["document"], path, n) for n, r in _read_jsonl(path) if "document" in r]
+
+
+def load_kura_jsonl(path: Path, *, corpus=None) -> EvalDataset:
+    """Questions (and inline documents) from Kura JSONL; ``corpus`` (eval.corpus.Corpus) adds documents and grants."""
+    documents: dict[str, Document] = {d.id: d for d in (corpus.documents if corpus else [])}
     records: list[tuple[int, dict]] = []
-    for source in [p for p in (docs, path) if p is not None]:
-        for line_no, record in _read_jsonl(source):
-            if "document" in record:
-                doc = _document(record["document"], source, line_no)
-                documents[doc.id] = doc
-            elif source == path:
-                records.append((line_no, record))
+    for line_no, record in _read_jsonl(path):
+        if "document" in record:
+            doc = _document(record["document"], path, line_no)
+            documents[doc.id] = doc
+        else:
+            records.append((line_no, record))
     if not documents:
         raise EvalError(
-            f"{path} has no corpus: add {{\"document\": {{...}}}} lines or pass the documents with --docs"
+            f"{path} has no corpus: add {{\"document\": {{...}}}} lines or pass --docs (sample, a folder or a JSONL file)"
         )
     examples = [_example(record, documents, path, line_no) for line_no, record in records]
     if not examples:
         raise EvalError(f"{path} holds no questions")
-    fingerprint = file_fingerprint(path) + (file_fingerprint(docs) if docs else "")
     return EvalDataset(
-        name=path.stem,
+        name=path.stem if path.parent.name in ("", ".") else f"{path.parent.name}-{path.stem}",
         path=path,
         corpus_mode="document",
         language=detect_language([d.text for d in documents.values()]),
         documents=list(documents.values()),
         examples=examples,
-        fingerprint=fingerprint,
+        fingerprint=file_fingerprint(path) + (corpus.fingerprint if corpus else ""),
+        grants=dict(corpus.grants) if corpus else {},
     )
 
 
@@ -106,18 +111,23 @@ def _example(record: dict, documents: dict[str, Document], path: Path, line_no: 
 
 
 def _question(record: dict, line_no: int) -> EvalExample:
-    evidence = [Evidence(document_id=str(i)) for i in record.get("relevant_ids") or ()]
+    ids = [*(record.get("relevant_document_ids") or ()), *(record.get("relevant_ids") or ())]
+    evidence = [Evidence(document_id=str(i)) for i in ids]
     for item in record.get("relevant") or ():
         if isinstance(item, str):
             item = {"document_id": item}
         evidence.append(Evidence(document_id=str(item.get("document_id") or ""), text=str(item.get("text") or "")))
     answers = tuple(str(a) for a in record.get("answers") or ())
+    if record.get("answer"):
+        answers = (str(record["answer"]), *answers)
+    # "answer": null with nothing relevant is how a question the corpus cannot answer is written.
+    unanswerable = "answer" in record and record["answer"] is None and not evidence
     return EvalExample(
         id=str(record.get("id") or f"line{line_no}"),
         question=str(record.get("question") or "").strip(),
         answers=answers,
         evidence=tuple(evidence),
-        answerable=bool(record.get("answerable", True)),
+        answerable=bool(record.get("answerable", not unanswerable)),
         asker=str(record.get("asker") or ""),
         reference_answer=str(record.get("reference_answer") or ""),
     )

@@ -155,7 +155,10 @@ class EvalRunner:
         return run_record(strategy, mode, self.answerer.name, self.config.judge, questions, metrics)
 
     def _principals(self, example: EvalExample) -> tuple[str, ...]:
-        return self.kura.principals_for(example.asker) if example.asker else (PUBLIC,)
+        """Ask as the asker: with the corpus's own directory where it has one, else Kura's identity store."""
+        if not example.asker:
+            return (PUBLIC,)
+        return self.dataset.principals_for(example.asker) or self.kura.principals_for(example.asker)
 
     def _question(self, example: EvalExample, hits: list[ScoredChunk], answer: Answer, items, latency, answer_ms):
         golds = list(example.answers) or ([example.reference_answer] if example.reference_answer else [])

@@ -91,3 +91,32 @@ def test_invalid_json_names_the_line(tmp_path):
     path.write_text(json.dumps(TRAVEL) + "\n{oops\n", encoding="utf-8")
     with pytest.raises(EvalError, match=r"broken.jsonl:2: not valid JSON"):
         load_dataset(path)
+
+
+def test_the_sample_corpus_questions_load_with_its_documents_and_directory():
+    from ingest.connectors.sample import SAMPLE_DIR
+
+    dataset = load_dataset(SAMPLE_DIR / "questions.jsonl", docs="sample")
+    assert len(dataset.examples) == 30 and len(dataset.documents) >= 30
+    ids = {d.id for d in dataset.documents}
+    assert all(e.document_id in ids for x in dataset.examples for e in x.evidence)
+    first = dataset.examples[0]
+    assert first.answers == ("Department head",) and first.answerable
+    assert any(not e.answerable and not e.evidence for e in dataset.examples)  # "answer": null
+    marco = dataset.principals_for("marco.rossi@hoshi-robotics.example")
+    assert "public" in marco and "user:marco.rossi@hoshi-robotics.example" in marco
+    assert dataset.principals_for("nobody@example.com") is None
+
+
+def test_documents_from_a_folder_of_files(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "travel.md").write_text("# Travel\n\nHotels up to 150 EUR.\n", encoding="utf-8")
+    from eval.corpus import load_corpus
+
+    corpus = load_corpus(folder)
+    [doc] = corpus.documents
+    path = _write(tmp_path / "q.jsonl", {"question": "Hotel limit?", "answer": "150 EUR", "relevant_document_ids": [doc.id]})
+    assert load_dataset(path, docs=folder).examples[0].evidence[0].document_id == doc.id
+    with pytest.raises(EvalError, match="documents not found"):
+        load_corpus(tmp_path / "missing")
