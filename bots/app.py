@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from core.errors import StoreNotFoundError
+from core.errors import ConfigError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.protocols import Connector
 from core.settings import Settings
@@ -21,6 +21,10 @@ from core.store import ChunkStore
 from core.store_factory import open_store
 from core.types import Answer
 from chat.extractive import ExtractiveAnswerer
+from chat.llm_answerer import LLMAnswerer
+from chat.llm_client import LLMClient
+from chat.prompts import load_prompt
+from chat.rewrite import QueryRewriter
 from ingest.chunking import ChunkingConfig, create_chunker
 from ingest.pipeline import IndexPipeline, IndexStats
 from retrieval.bm25 import BM25Encoder
@@ -154,6 +158,44 @@ class KuraApp:
     def principals_for(self, email: str | None) -> tuple[str, ...]:
         return self.identity.principals_for(email)
 
+    @functools.cached_property
+    def llm(self) -> LLMAnswerer:
+        if not self.settings.llm_configured:
+            raise ConfigError("the LLM answerer needs an endpoint: set KURA_LLM_BASE_URL (see chat/README.md)")
+        return LLMAnswerer(self.settings, extractive=self.extractive)
+
+    @functools.cached_property
+    def rewriter(self) -> QueryRewriter:
+        """Follow-up rewriting: with the LLM when one is configured (and enabled), by key terms otherwise."""
+        s = self.settings
+        if s.llm_configured and s.llm_rewrite_followups:
+            prompt = load_prompt("rewrite", s.llm_rewrite_prompt_version, s.llm_prompts_dir)
+            return QueryRewriter(client=LLMClient.from_settings(s), prompt=prompt)
+        return QueryRewriter()
+
+    def answerer_name(self, answerer: str | None = None) -> str:
+        """``llm`` or ``extractive``: the override, else the setting; ``auto`` means llm when an endpoint is set."""
+        name = answerer or self.settings.answerer
+        if name == "auto":
+            return "llm" if self.settings.llm_configured else "extractive"
+        if name not in ("llm", "extractive"):
+            raise ConfigError(f"unknown answerer {name!r}: use auto, extractive or llm")
+        return name
+
+    def _retrieve(self, question, principals, history, mode, sources) -> tuple[list, dict[str, float]]:
+        """Rewrite a follow-up into a standalone query, then retrieve what these principals may read."""
+        if not self.store.exists():
+            raise StoreNotFoundError("no index yet: run `kura ingest` first")
+        t0 = time.perf_counter()
+        query = self.rewriter.rewrite(question, history).query if history else question
+        t1 = time.perf_counter()
+        hits = self.retriever.retrieve(query, top_k=self.settings.top_k, principals=principals, mode=mode, sources=sources)
+        timings = {"retrieve": (time.perf_counter() - t1) * 1000}
+        if history:
+            timings["rewrite"] = (t1 - t0) * 1000
+            logger.info("follow-up rewritten for retrieval (%d chars)", len(query))
+        return hits, timings
+
     def ask(
         self,
         question: str,
@@ -164,20 +206,47 @@ class KuraApp:
         mode: str | None = None,
         sources: Iterable[str] = (),
     ) -> Answer:
-        """Retrieve what these principals may read and answer from it."""
+        """Retrieve what these principals may read and answer from it.
+
+        ``history`` is the conversation so far as (role, text) turns, role ``user`` or ``assistant``.
+        """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        if not self.store.exists():
-            raise StoreNotFoundError("no index yet: run `kura ingest` first")
-        t0 = time.perf_counter()
-        hits = self.retriever.retrieve(
-            question, top_k=self.settings.top_k, principals=principals, mode=mode, sources=sources
-        )
-        t1 = time.perf_counter()
-        answer = self.extractive.answer(question, hits)
-        answer.timings_ms["retrieve"] = (t1 - t0) * 1000
+        name = self.answerer_name(answerer)
+        hits, timings = self._retrieve(question, principals, history, mode, sources)
+        if name == "llm":
+            answer = self.llm.answer(question, hits, history=history)
+        else:
+            answer = self.extractive.answer(question, hits)
+        answer.timings_ms.update(timings)
         return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        principals: Sequence[str],
+        history: Sequence[tuple[str, str]] | None = None,
+        answerer: str | None = None,
+        mode: str | None = None,
+        sources: Iterable[str] = (),
+    ) -> Iterator[str | Answer]:
+        """Like ``ask``, but yields verified text deltas first; the last item is the Answer (authoritative)."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        name = self.answerer_name(answerer)
+        hits, timings = self._retrieve(question, principals, history, mode, sources)
+        if name == "llm":
+            items = self.llm.stream(question, hits, history=history)
+        else:
+            answer = self.extractive.answer(question, hits)
+            items = iter([answer.text, answer])
+        for item in items:
+            if isinstance(item, Answer):
+                item.timings_ms.update(timings)
+            yield item
 
     def close(self) -> None:
         if self._store is not None:

@@ -8,10 +8,14 @@ deterministic:
   light English stemming) that occur in the cited sources;
 * optional dense support — the best cosine similarity between the claim and a
   source, when an embedder is passed in;
-* hard checks — every number (dates included) and every capitalised name in the
-  claim must occur in the sources. A claim that invents a figure or a name is
-  unsupported however many ordinary words it shares, so a failed hard check
-  caps the score at ``hard_check_cap`` (0 by default).
+* hard checks — every number (dates and times included) in the claim must occur
+  in a source sentence that shares at least ``number_context_terms`` of the
+  claim's words (so "12" somewhere else in a long page does not back up "12
+  days"), and every capitalised name in the claim must occur in the sources.
+  A claim that invents a figure or a name is unsupported however many ordinary
+  words it shares, so a failed hard check caps the score at ``hard_check_cap``
+  (0 by default). E-mail addresses and URLs are checked the same way: an answer
+  that sends people to an address its sources do not contain is unsupported.
 
 The interface is ``core.protocols.SupportScorer``: ``score(claim, sources)``.
 ``check`` returns the parts behind a score, for debugging and for eval reports.
@@ -31,10 +35,14 @@ from retrieval.tokenize import tokenize
 
 # "[3]" / "[1, 2]" citation markers are not part of the claim.
 _CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
-# Numbers: 42, 3.5, 1,000, 2024-05-01 (each digit group separately), 10%.
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Numbers: 42, 3.5, 1,000, 14:30 (one each), 2024-05-01 (each digit group separately).
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# Source sentences, for checking that a figure occurs in the context the claim puts it in.
+_SOURCE_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
 # A capitalised word (Latin script): "Qdrant", "McKinsey", "VPN", "O'Brien".
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z0-9'’\-]*[A-Za-z0-9]|\b[A-Z]\b")
+# Contact details: e-mail addresses and URLs must appear in the sources exactly.
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://[^\s<>()\[\]\"'|]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[\"'“(]\s*)$")
 
 # Capitalised words that are ordinary words in English text, not names.
@@ -76,6 +84,11 @@ def numbers_in(text: str) -> set[str]:
     return found
 
 
+def addresses_in(text: str) -> set[str]:
+    """E-mail addresses and URLs in a text, lowercased, trailing punctuation removed."""
+    return {a.lower().rstrip(".,;:!?/") for a in _ADDRESS.findall(_normalise(text))}
+
+
 def names_in(text: str) -> set[str]:
     """Capitalised words that look like names (ordinary words at a sentence start are skipped), lowercased."""
     text = _normalise(_CITATION.sub(" ", text))
@@ -103,10 +116,11 @@ class SupportCheck:
     missing_terms: tuple[str, ...]
     missing_numbers: tuple[str, ...]
     missing_names: tuple[str, ...]
+    missing_addresses: tuple[str, ...] = ()
 
     @property
     def hard_checks_passed(self) -> bool:
-        return not self.missing_numbers and not self.missing_names
+        return not self.missing_numbers and not self.missing_names and not self.missing_addresses
 
 
 class OfflineSupportScorer:
@@ -120,6 +134,7 @@ class OfflineSupportScorer:
         *,
         dense_weight: float = 0.3,
         hard_check_cap: float = 0.0,
+        number_context_terms: int = 2,
     ) -> None:
         if not 0.0 <= dense_weight <= 1.0:
             raise ValueError("dense_weight must be between 0 and 1")
@@ -128,6 +143,7 @@ class OfflineSupportScorer:
         self.embedder = embedder
         self.dense_weight = dense_weight if embedder is not None else 0.0
         self.hard_check_cap = hard_check_cap
+        self.number_context_terms = number_context_terms
 
     def score(self, claim: str, sources: Sequence[str]) -> float:
         """How well ``sources`` together support ``claim``, 0..1."""
@@ -146,16 +162,17 @@ class OfflineSupportScorer:
         missing_terms = sorted(claim_terms - source_terms)
         lexical = 1.0 - len(missing_terms) / len(claim_terms)
 
-        source_numbers = numbers_in(joined)
-        missing_numbers = sorted(n for n in numbers_in(claim) if n not in source_numbers)
+        missing_numbers = self._missing_numbers(claim, claim_terms, sources)
         source_text = _normalise(joined).lower()
         missing_names = sorted(
             name for name in names_in(claim) if name not in source_text and _stem(name) not in source_terms
         )
 
+        missing_addresses = sorted(a for a in addresses_in(claim) if a not in source_text)
+
         dense = self._dense(claim, sources) if self.embedder is not None else None
         score = lexical if dense is None else (1 - self.dense_weight) * lexical + self.dense_weight * dense
-        if missing_numbers or missing_names:
+        if missing_numbers or missing_names or missing_addresses:
             score = min(score, self.hard_check_cap)
         return SupportCheck(
             score=float(min(1.0, max(0.0, score))),
@@ -164,7 +181,23 @@ class OfflineSupportScorer:
             missing_terms=tuple(missing_terms),
             missing_numbers=tuple(missing_numbers),
             missing_names=tuple(missing_names),
+            missing_addresses=tuple(missing_addresses),
         )
+
+    def _missing_numbers(self, claim: str, claim_terms: set[str], sources: Sequence[str]) -> list[str]:
+        """The claim's numbers that no source sentence sharing enough of the claim's words contains."""
+        numbers = numbers_in(claim)
+        if not numbers:
+            return []
+        words = {t for t in claim_terms if not any(ch.isdigit() for ch in t)}
+        need = min(self.number_context_terms, len(words))
+        found: set[str] = set()
+        for source in sources:
+            for sentence in _SOURCE_SENTENCE.split(source):
+                present = numbers & numbers_in(sentence)
+                if present - found and len(content_terms(sentence) & words) >= need:
+                    found |= present
+        return sorted(numbers - found)
 
     def _dense(self, claim: str, sources: Sequence[str]) -> float:
         """Best cosine similarity between the claim and any one source, clipped to 0..1."""

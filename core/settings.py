@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(8000, ge=512)
     llm_max_retries: int = Field(2, ge=0)
     llm_temperature: float = 0.0
+    llm_prompt_version: str = Field("v1", description="Version folder of chat/prompts/answer/ used for answers.")
+    llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
+    llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
+    llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
 
     # --- evaluation ------------------------------------------------------------------
     eval_judge_model: str | None = Field(None, description="Model of the LLM groundedness judge; unset = KURA_LLM_MODEL.")

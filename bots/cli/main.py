@@ -68,22 +68,32 @@ def ask(
     as_user: Optional[str] = typer.Option(None, "--as", help="Answer as this person (email): only what they may read."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     mode: Optional[str] = typer.Option(None, "--mode", help="Retriever: hybrid, bm25 or dense."),
+    answerer: Optional[str] = typer.Option(
+        None,
+        "--answerer",
+        help="extractive or llm (default: KURA_ANSWERER; auto = llm when KURA_LLM_BASE_URL is set).",
+    ),
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources."""
+    from chat.sanitize import for_terminal
+
+    if answerer is not None and answerer not in ("extractive", "llm", "auto"):
+        raise typer.BadParameter("use extractive, llm or auto", param_hint="--answerer")
     kura = _app()
     with kura:
         principals = kura.principals_for(as_user)
-        answer = kura.ask(question, principals=principals, mode=mode)
+        answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer)
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    typer.echo(answer.text)
+    # Document text reaches the terminal: no escape sequences, no broadcast mentions.
+    typer.echo(for_terminal(answer.text))
     if answer.notice:
-        typer.echo(f"\n({answer.notice})")
+        typer.echo(f"\n({for_terminal(answer.notice)})")
     if answer.sources:
         typer.echo("\nClosest documents:" if answer.abstained else "\nSources:")
         for s in answer.sources:
-            typer.echo(f"  [{s.number}] {s.title}  {s.url}")
+            typer.echo(for_terminal(f"  [{s.number}] {s.title}  {s.url}"))
 
 
 @app.command()

@@ -53,6 +53,21 @@ def test_an_invented_name_makes_the_claim_unsupported(scorer):
     assert scorer.score("The policy was updated by Priya Nair.", [SOURCE]) >= 0.9
 
 
+def test_an_address_missing_from_the_source_makes_the_claim_unsupported(scorer):
+    source = "Printer problems: write to helpdesk@hoshi.example or see https://wiki.example.com/printers."
+    assert scorer.score("Printer problems: write to helpdesk@hoshi.example.", [source]) >= 0.9
+    assert scorer.score("Printer problems: see https://wiki.example.com/printers.", [source]) >= 0.9
+    check = scorer.check("Printer problems: write to it-support@hoshi.example.", [source])
+    assert check.missing_addresses == ("it-support@hoshi.example",) and check.score == 0.0
+
+
+def test_a_figure_must_occur_where_the_claim_puts_it(scorer):
+    source = "Employees get 30 vacation days per year. The office has 12 meeting rooms."
+    assert scorer.score("Employees get 30 vacation days per year.", [source]) >= 0.9
+    check = scorer.check("Employees get 12 vacation days per year.", [source])
+    assert check.missing_numbers == ("12",) and check.score == 0.0  # 12 is on the page, but not about vacation
+
+
 def test_sentence_initial_words_are_not_names_but_acronyms_are():
     assert names_in("Employees must ask HR.") == {"hr"}
     assert "employees" not in names_in("Employees must ask HR.")

@@ -70,17 +70,17 @@ class FakeOpenAI:
     responder: Callable[[dict[str, Any]], Reply] | None = None
     logprobs_supported: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
+    content_events_sent: int = 0  # streamed content events so far: lets tests see what arrived before the end
     _queue: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: "_QuietServer | None" = None
     _thread: threading.Thread | None = None
     port: int = 0
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> "FakeOpenAI":
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", self.port), handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
@@ -146,6 +146,18 @@ def _token_entries(reply: Reply, top_n: int) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that time out or hang up mid-reply are expected here, not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -278,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.chunk_delay_s)
             lp = {"content": [entries[i]], "refusal": None} if entries else None
             event({"content": piece}, lp=lp)
+            self.fake.content_events_sent += 1
         event({}, finish=reply.finish_reason)
         if (request.get("stream_options") or {}).get("include_usage"):
             write(f"data: {json.dumps({**base, 'choices': [], 'usage': self._usage(request, reply)})}\n\n".encode())
