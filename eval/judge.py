@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from chat.prompts import load_prompt
 from core.errors import ConfigError, LLMUnavailableError
 from core.settings import Settings
 from core.tokens import encoding_for_model
@@ -35,16 +36,6 @@ _TOP_LOGPROBS = 5
 _BULLET = re.compile(r"^\s*(?:[-*•・]|\d+[.)])\s*")
 _YES = ("yes", "はい")
 _NO = ("no", "いいえ")
-
-
-@functools.lru_cache(maxsize=16)
-def load_prompt(name: str, version: str) -> tuple[str, str]:
-    """(system, user) templates of a versioned prompt."""
-    folder = PROMPTS_DIR / name / version
-    try:
-        return (folder / "system.txt").read_text(encoding="utf-8"), (folder / "user.txt").read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"prompt {name!r} version {version!r} not found under {PROMPTS_DIR}") from exc
 
 
 def parse_claims(text: str, limit: int) -> list[str]:
@@ -86,10 +77,10 @@ class LLMJudge:
         self.version = settings.eval_judge_prompt_version
         self.threshold = settings.eval_judge_threshold
         self.max_claims = settings.eval_judge_max_claims
-        self.name = f"llm-judge-{self.version}:{self.model}"
         self._client = client or self._make_client(settings)
-        self._judge_prompt = load_prompt("judge", self.version)
-        self._decompose_prompt = load_prompt("decompose", self.version)
+        self._judge_prompt = load_prompt("judge", self.version, PROMPTS_DIR)
+        self._decompose_prompt = load_prompt("decompose", self.version, PROMPTS_DIR)
+        self.name = f"llm-judge:{self.model}:{self._judge_prompt.id}"
         encoding = encoding_for_model(self.model)
         self._bias = {str(t): _BIAS for word in ("Yes", "No") for t in encoding.encode(word)[:1]}
         self.calls = 0
@@ -123,22 +114,14 @@ class LLMJudge:
     @functools.lru_cache(maxsize=4096)
     def claims(self, sentence: str) -> tuple[str, ...]:
         """The atomic claims of a sentence (cached: the same sentence is judged against several source sets)."""
-        system, user = self._decompose_prompt
-        response = self._create(
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user.format(sentence=sentence)}],
-            max_tokens=400,
-        )
+        response = self._create(messages=self._decompose_prompt.messages(sentence=sentence), max_tokens=400)
         return tuple(parse_claims(response.choices[0].message.content or "", self.max_claims))
 
     def verdict(self, claim: str, sources: Sequence[str]) -> float:
         """P(yes) that the sources support one atomic claim."""
-        system, user = self._judge_prompt
         documents = "\n\n".join(f"<document>\n{s}\n</document>" for s in sources)
         response = self._create(
-            messages=[
-                {"role": "system", "content": system},
-                {"role": "user", "content": user.format(documents=documents, claim=claim)},
-            ],
+            messages=self._judge_prompt.messages(documents=documents, claim=claim),
             max_tokens=1,
             logprobs=True,
             top_logprobs=_TOP_LOGPROBS,

@@ -86,12 +86,7 @@ class EvalRunner:
     def _answerer(self, name: str):
         if name == "extractive":
             return self.kura.extractive
-        factory = getattr(self.kura, "llm_answerer", None)
-        if factory is None:
-            raise EvalError("the LLM answerer is not available in this build of Kura")
-        if not self.settings.llm_configured:
-            raise EvalError("--answerer llm needs an endpoint: set KURA_LLM_BASE_URL")
-        return factory() if callable(factory) else factory
+        return self.kura.llm  # a ConfigError names the setting when no endpoint is configured
 
     def _scorer(self, judge: str):
         if judge == "none":
