@@ -7,10 +7,13 @@ One JSON object a line, as the bots export it:
      "asker": "alice@example.com", "created_at": "...", "comment": "..."}
 
 ``rating`` may also be ``up``/``down``, ``+1``/``-1`` or a boolean ``helpful``.
-A helpful answer becomes a reference: its text is the reference answer and the
-documents it cited are the relevant ones. A not-helpful answer has no gold; it
-stays in the set, labelled, so a run shows what Kura answers to it now (the
-report's drill-down lists them).
+This is the ``kura-feedback/1`` format of ``kura feedback export``
+(bots/feedback.py), which also carries ``cited_document_ids`` and
+``abstained``. A helpful answer becomes a reference: its text is the reference
+answer and the documents it cited are the relevant ones. A helpful abstention
+("I could not find this" was right) becomes an unanswerable question. A
+not-helpful answer has no gold; it stays in the set, labelled, so a run shows
+what Kura answers to it now (the report's drill-down lists them).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def rating_of(record: dict) -> str:
 
 def cited_document_ids(record: dict) -> list[str]:
     """Document ids of the sources the rated answer cited (all its sources when it says nothing of citations)."""
+    if record.get("cited_document_ids"):
+        return [str(d) for d in dict.fromkeys(record["cited_document_ids"])]
     sources = record.get("sources") or []
     cited = set(record.get("cited") or [])
     ids: list[str] = []
@@ -73,12 +78,14 @@ def feedback_example(record: dict, line_no: int) -> EvalExample:
     question = str(record.get("question") or "").strip()
     fallback_id = "fb-" + hashlib.sha256(f"{line_no}\x1f{question}".encode()).hexdigest()[:10]
     helpful = label == HELPFUL
+    abstained = bool(record.get("abstained"))
+    reference = helpful and not abstained
     return EvalExample(
         id=str(record.get("id") or fallback_id),
         question=question,
-        evidence=tuple(Evidence(document_id=d) for d in cited_document_ids(record)) if helpful else (),
-        answerable=True,
+        evidence=tuple(Evidence(document_id=d) for d in cited_document_ids(record)) if reference else (),
+        answerable=not (helpful and abstained),  # a helpful "not found" says the documents do not answer it
         asker=str(record.get("asker") or ""),
         label=label,
-        reference_answer=str(record.get("answer") or "") if helpful else "",
+        reference_answer=str(record.get("answer") or "") if reference else "",
     )

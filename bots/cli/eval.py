@@ -114,6 +114,8 @@ def scorer(
     seed: int = typer.Option(0, "--seed", help="Seed of the fit / held-out split."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only this many pairs (drawn with --seed)."),
     judge: str = typer.Option("offline", "--judge", help="offline or llm."),
+    dense: bool = typer.Option(False, "--dense", help="Offline scorer with the configured embedder's similarity."),
+    refit: bool = typer.Option(False, "--refit", help="Refit the offline scorer's weights on the fit part first."),
 ) -> None:
     """Measure how well the support scorer separates entailed hypotheses from the rest (held-out figures)."""
     from core.settings import load_settings
@@ -121,9 +123,25 @@ def scorer(
 
     settings = load_settings()
     pairs = load_nli(nli, limit=limit, seed=seed)
+    support_scorer, threshold = make_scorer(settings, judge, dense=dense)
+    refitted = None
+    if refit:
+        from dataclasses import asdict
+
+        from chat.support import OfflineSupportScorer
+        from eval.scorer_eval import fit_support_model
+
+        if judge != "offline":
+            raise typer.BadParameter("--refit applies to the offline scorer")
+        refitted = fit_support_model(support_scorer, pairs, fit_fraction=fit_fraction, seed=seed, source=nli.name)
+        support_scorer = OfflineSupportScorer(support_scorer.embedder, model=refitted)
+        typer.echo(f"refitted weights: {refitted}")
     with _progress() as progress:
-        results = evaluate_scorer(make_scorer(settings, judge), pairs, fit_fraction=fit_fraction, seed=seed, on_progress=progress)
+        results = evaluate_scorer(
+            support_scorer, pairs, configured_threshold=threshold, fit_fraction=fit_fraction, seed=seed, on_progress=progress
+        )
     results["dataset"] = str(nli)
+    results["refitted_model"] = asdict(refitted) if refitted else None
     write_scorer_results(results, out)
     held = results["held_out"]
     typer.echo(

@@ -62,8 +62,19 @@ def test_feedback_records_become_labelled_examples(tmp_path):
         },
         {"question": "Trains?", "answer": "I could not find this.", "helpful": False, "sources": []},
         PAGE,
+        {
+            "format": "kura-feedback/1",
+            "id": "fb3",
+            "question": "Parking?",
+            "answer": "I could not find this.",
+            "abstained": True,
+            "helpful": True,
+        },
+        {"id": "fb4", "question": "VPN?", "answer": "GlobalProtect [1].", "helpful": True, "cited_document_ids": ["confluence:42"]},
     )
-    helpful, unhelpful = load_dataset(path).examples
+    helpful, unhelpful, right_abstention, exported = load_dataset(path).examples
+    assert not right_abstention.answerable and right_abstention.evidence == ()
+    assert [e.document_id for e in exported.evidence] == ["confluence:42"]
     assert helpful.label == HELPFUL and helpful.reference_answer == "Hotels up to 150 EUR [1]."
     assert [e.document_id for e in helpful.evidence] == ["eval:hr-travel"]  # only the cited source
     assert unhelpful.label == NOT_HELPFUL and unhelpful.evidence == () and unhelpful.id.startswith("fb-")
