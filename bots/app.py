@@ -170,7 +170,8 @@ class KuraApp:
         s = self.settings
         if s.llm_configured and s.llm_rewrite_followups:
             prompt = load_prompt("rewrite", s.llm_rewrite_prompt_version, s.llm_prompts_dir)
-            return QueryRewriter(client=LLMClient.from_settings(s), prompt=prompt)
+            # No retries: a failed rewrite falls back to key terms at once instead of delaying the answer.
+            return QueryRewriter(client=LLMClient.from_settings(s, max_retries=0), prompt=prompt)
         return QueryRewriter()
 
     def answerer_name(self, answerer: str | None = None) -> str:

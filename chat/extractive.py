@@ -1,9 +1,9 @@
 """The offline answerer: quotes the retrieved sentences that best answer the question, each with its citation.
 
 Grounded by construction: every answer sentence is a sentence of a cited
-source, verbatim. When even the best sentence covers too little of the
-question (``abstain_threshold``), it says the documents do not answer it and
-lists the closest documents instead.
+source, verbatim. When even the best chunk covers too little of the question
+(``chat.evidence.evidence`` below ``abstain_threshold``), it says the documents
+do not answer it and lists the closest documents instead.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chat.evidence import coverage, question_terms, term_weights
+from chat.evidence import coverage, evidence, question_terms, term_weights
 from chat.sentences import split_sentences
 from retrieval.tokenize import has_japanese, tokenize
 from core.types import Answer, AnswerSentence, ScoredChunk, Source
@@ -45,6 +45,10 @@ def snippet(text: str, around: str = "", limit: int = _SNIPPET_CHARS) -> str:
         return text
     at = text.find(" ".join(around.split())) if around else -1
     start = max(0, at - limit // 4) if at >= 0 else 0
+    if 0 < start and text[start - 1] != " ":
+        # Start on a word boundary where the text has spaces; Japanese has none, so any character will do.
+        space = text.find(" ", start, at if at > start else start + 40)
+        start = space + 1 if space >= 0 else start
     piece = text[start : start + limit]
     return ("…" if start > 0 else "") + piece + ("…" if start + limit < len(text) else "")
 
@@ -69,7 +73,7 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, abstain_threshold: float = 0.25, relative_cutoff: float = 0.5):
+    def __init__(self, *, max_sentences: int = 3, abstain_threshold: float = 0.30, relative_cutoff: float = 0.5):
         if max_sentences < 1 or not 0 <= abstain_threshold <= 1:
             raise ValueError("max_sentences must be >= 1 and abstain_threshold in [0, 1]")
         self.max_sentences = max_sentences
@@ -96,17 +100,12 @@ class ExtractiveAnswerer:
         candidates.sort(key=lambda c: c.score, reverse=True)
         return candidates
 
-    def evidence(self, question: str, chunks: Sequence[ScoredChunk]) -> float:
-        """0..1: how well the best sentence of the chunks covers the question (the abstention measure)."""
-        ranked = self.rank_sentences(question, chunks)
-        return max((c.coverage for c in ranked), default=0.0)
-
     def answer(self, question: str, chunks: Sequence[ScoredChunk]) -> Answer:
         started = time.perf_counter()
+        if evidence(question, chunks) < self.abstain_threshold:
+            return self.not_found(question, chunks, started)
         ranked = self.rank_sentences(question, chunks)
         best = max((c.coverage for c in ranked), default=0.0)
-        if best < self.abstain_threshold:
-            return self.not_found(question, chunks, started)
         chosen: list[_Candidate] = []
         seen_text: set[str] = set()
         for cand in ranked:

@@ -197,18 +197,18 @@ class LLMAnswerer:
         base = {"prompt_version": self.prompt.id, "model": model or self.settings.llm_model}
         if verifier.invalid_citations:
             logger.info("removed citations to no source: %s", verifier.invalid_citations)
-        if self._says_not_found(self._visible(raw_text)):
-            answer = self._not_found_answer(question, chunks, plan.started)
-            return dataclasses.replace(answer, **base, timings_ms={**answer.timings_ms, **plan.timings})
-        if not any(s.citations for s in verifier.sentences) or not verifier.any_supported:
-            reason = "cited no source" if not any(s.citations for s in verifier.sentences) else "was not supported"
-            notice = f"The model's answer {reason} by the documents, so it is not shown."
+        cited = any(s.citations for s in verifier.sentences)
+        if self._says_not_found(self._visible(raw_text)) or not cited or not verifier.any_supported:
+            notice = ""
+            if not self._says_not_found(self._visible(raw_text)):
+                why = "cited no source" if not cited else "is not supported by the sources it cites"
+                notice = f"The model's answer {why}, so it is not shown."
             answer = self._not_found_answer(question, chunks, plan.started)
             return dataclasses.replace(answer, **base, notice=notice, timings_ms={**answer.timings_ms, **plan.timings})
         notice = ""
         unsupported = sum(1 for s in verifier.sentences if not s.supported)
         if verifier.dropped:
-            notice = f"{len(verifier.dropped)} sentence(s) of the model's answer were removed (not supported by the sources)."
+            notice = f"{len(verifier.dropped)} sentence(s) of the model's answer were removed by Kura's checks."
         elif unsupported:
             notice = f"{unsupported} sentence(s) are marked (unverified): the cited sources do not clearly support them."
         plan.timings["answer"] = (time.perf_counter() - plan.started) * 1000

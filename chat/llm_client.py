@@ -111,14 +111,15 @@ class LLMClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LLMClient":
+    def from_settings(cls, settings: Settings, *, max_retries: int | None = None) -> "LLMClient":
+        """A client for the configured endpoint; ``max_retries`` overrides the setting (optional calls use 0)."""
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return cls(
             settings.llm_base_url or "",
             model=settings.llm_model,
             api_key=key,
             timeout_s=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+            max_retries=settings.llm_max_retries if max_retries is None else max_retries,
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
         )

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
-# A sentence ends at 。！？!? (optionally followed by closing quotes/brackets), at ". " before
-# a capital/digit/non-Latin character, or at a line break (table rows, list items).
-_BOUNDARY = re.compile(r"(?<=[。！？!?])[」』）)\]\"']*\s*|(?<=[.])\s+(?=[A-Z0-9\"'(\[\u3040-\u9fff])|\n+")
+# A sentence ends at 。！？ or at !? before a space (optionally after closing quotes/brackets), at ". "
+# before a capital/digit/Japanese character, or at a line break (table rows, list items).
+_BOUNDARY = re.compile(
+    r"(?<=[。！？])[」』）)\]\"']*\s*"  # Japanese full stops need no space after them
+    r"|(?<=[!?])[)\"'\]]*\s+"  # ASCII ! and ? end a sentence only before a space (not in Slack's <!here>)
+    r"|(?<=[.])\s+(?=[A-Z0-9\"'(\[\u3040-\u9fff])"
+    r"|\n+"
+)
 
 
 _BULLET = re.compile(r"(?m)^\s*(?:[-*+•・]|\d+[.)])\s+")

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # --- answering -------------------------------------------------------------------
     answerer: Literal["auto", "extractive", "llm"] = "auto"
     abstain_threshold: float = Field(
-        0.25, ge=0, le=1, description="Minimum evidence (best sentence's query-term coverage) to answer at all."
+        0.30, ge=0, le=1, description="Minimum evidence (best chunk's weighted query-term coverage) to answer at all."
     )
     answer_sentences: int = Field(3, ge=1)
     unsupported_sentences: Literal["mark", "drop"] = "mark"
@@ -95,19 +95,37 @@ class Settings(BaseSettings):
     eval_judge_max_claims: int = Field(6, ge=1, description="At most this many claims are checked per answer sentence.")
 
     # --- connectors ----------------------------------------------------------------
-    confluence_url: str | None = None
+    connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
+    connector_max_attempts: int = Field(5, ge=1, description="Tries per request before a 429/5xx/timeout is final.")
+    connector_backoff_base_s: float = Field(1.0, ge=0, description="First back-off step on 5xx and timeouts.")
+    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest single wait, Retry-After included.")
+    connector_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout of one request to a source.")
+
+    confluence_url: str | None = Field(
+        None, description="Base URL under which rest/api lives: https://SITE.atlassian.net/wiki or https://HOST/confluence"
+    )
     confluence_username: str | None = None
     confluence_token: SecretStr | None = None
     confluence_cloud: bool = True
     confluence_spaces: list[str] = Field(default_factory=list)
     confluence_exclude_spaces: list[str] = Field(default_factory=list)
     confluence_include_comments: bool = False
+    confluence_include_blogposts: bool = True
+    confluence_cql_overlap_hours: float = Field(
+        24.0, ge=0, description="CQL dates are read in the API user's time zone: re-list this much before the checkpoint."
+    )
 
     google_credentials_file: Path | None = None
     google_folder_ids: list[str] = Field(default_factory=list)
     google_shared_drive_ids: list[str] = Field(default_factory=list)
     google_all_visible: bool = False
     google_api_base_url: str | None = Field(None, description="Override for tests and proxies.")
+    google_impersonate: str | None = Field(
+        None, description="With a service account and domain-wide delegation: the user whose view of Drive is synced."
+    )
+    google_directory_groups: bool = Field(
+        True, description="Read Google group members (Admin SDK Directory API) for group-shared documents."
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -115,13 +133,32 @@ class Settings(BaseSettings):
     slack_channels: list[str] = Field(default_factory=list)
     slack_api_url: str | None = Field(None, description="Override of https://slack.com/api/ for tests and proxies.")
     slack_channel_config: Path | None = None
+    slack_refresh_days: float = Field(
+        14.0, ge=0, description="Threads this recent are re-checked each sync for new replies, edits and deletions."
+    )
+
+    # --- Slack bot ---------------------------------------------------------------------
+    slack_mode: Literal["auto", "socket", "http"] = Field(
+        "auto", description="auto: Socket Mode when KURA_SLACK_APP_TOKEN is set, else HTTP (Events API)."
+    )
+    slack_host: str = Field("127.0.0.1", description="HTTP mode: address the Events API endpoint listens on.")
+    slack_port: int = Field(3000, ge=1, le=65535, description="Port of /slack/events (HTTP mode) and /healthz.")
+    slack_max_channel_members: int = Field(
+        500, ge=1, description="Above this many members a channel's answers use public documents only."
+    )
+    slack_history_messages: int = Field(10, ge=0, description="Thread messages passed as history to a follow-up.")
 
     # --- web ---------------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_auth_header: str | None = Field(None, description="Trusted identity header set by the SSO proxy, e.g. X-Forwarded-Email.")
     web_session_secret: SecretStr | None = None
-    web_base_url: str = "http://127.0.0.1:8000"
+    web_base_url: str = Field("http://127.0.0.1:8000", description="Where people open the chat; share links start with it.")
+    web_allow_remote_login: bool = Field(
+        False,
+        description="Let `kura serve` offer the password-less local login on a non-loopback host (demos only: "
+        "anyone who can reach it can sign in as anyone). Unneeded with KURA_WEB_AUTH_HEADER.",
+    )
 
     @model_validator(mode="after")
     def _check_chunking(self) -> "Settings":

@@ -17,7 +17,7 @@ from core.types import Section
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_MESSAGE = re.compile(r"^\*\*(?P<author>[^*]+)\*\*\s*\((?P<time>[^)]*)\):\s*")
+_MESSAGE = re.compile(r"^(?:\*\*)?(?P<author>[^*()\n]+?)(?:\*\*)?\s*\((?P<time>\d{4}-\d\d-\d\d[^)]*)\):\s*")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -77,7 +77,7 @@ def parse_sections(body: str, *, title: str = "") -> tuple[str, tuple[Section, .
             return
         if not lines[0].lstrip().startswith("```"):
             # Bold markers are presentation, not content: keep them out of the index and of quoted answers.
-            lines = [_EMPHASIS.sub(r"\2", l) if not _MESSAGE.match(l) else l for l in lines]
+            lines = [_EMPHASIS.sub(r"\2", l) for l in lines]
             text = "\n".join(lines).strip()
         if lines[0].lstrip().startswith("```"):
             sections.append(Section("\n".join(l for l in lines if not l.lstrip().startswith("```")).strip(), heading_path(), "code"))

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+_TIE_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,16 @@ class HybridRetriever:
                 dense=dense,
                 sparse=sparse,
                 principals=principals,
-                limit=top_k,
-                prefetch_limit=max(self.fusion.prefetch_k, top_k),
+                limit=top_k + _TIE_MARGIN,
+                prefetch_limit=max(self.fusion.prefetch_k, top_k + _TIE_MARGIN),
                 weights=(w_dense, w_bm25),
                 rrf_k=self.fusion.rrf_k,
                 sources=tuple(sources),
             )
         )
+        # Fused ranks tie often (RRF scores are sums of 1/(k + rank)); the engine orders ties arbitrarily, so we
+        # fetch a few more and break ties by chunk id: the same index and query always give the same answer.
+        hits = sorted(hits, key=lambda h: (-round(h.score, 9), h.chunk.id))[:top_k]
         ms = (time.perf_counter() - started) * 1000
         self.last_trace = RetrievalTrace(mode, (w_dense, w_bm25), share, ms)
         logger.debug("retrieved %d chunks mode=%s weights=%s unk=%.2f in %.1f ms", len(hits), mode, (w_dense, w_bm25), share, ms)

@@ -115,6 +115,22 @@ def stats() -> None:
         typer.echo(f"embedding model: {meta.get('embedding_model', '?')}  chunking: {meta.get('chunker', '?')}")
 
 
+def _register_subcommands() -> None:
+    # Imported here so each area's commands live in their own module.
+    from bots.cli.feedback import feedback_app
+    from bots.cli.serve import serve
+    from bots.cli.slack import slack
+    from bots.cli.sync import sync
+
+    app.add_typer(feedback_app, name="feedback")
+    app.command("serve")(serve)
+    app.command("slack")(slack)
+    app.command("sync")(sync)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point with the one error boundary of the CLI."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

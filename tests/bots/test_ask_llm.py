@@ -153,3 +153,14 @@ def test_cli_with_the_endpoint_down_answers_extractively_and_exits_0(data_dir, f
     assert "The LLM was unavailable (could not connect" in proc.stdout
     assert "[1] Remote work policy" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_follow_up_with_the_endpoint_down_still_answers(data_dir, fake, embedder):
+    """The rewrite fails over to key terms without retrying, the answer falls back to extractive."""
+    history = [("user", "How many vacation days do employees in Germany get?")]
+    settings = settings_for(data_dir, fake, llm_max_retries=2)
+    fake.stop()
+    with KuraApp(settings, embedder=embedder) as kura:
+        answer = kura.ask("And in Japan?", principals=["public"], history=history)
+    assert answer.answerer == "extractive" and "20 vacation days" in answer.text
+    assert "The LLM was unavailable" in answer.notice

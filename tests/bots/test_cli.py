@@ -85,7 +85,7 @@ def test_member_of_the_group_gets_the_restricted_answer(data_dir):
 
 def test_unanswerable_question_abstains(data_dir):
     out = ask("What is the cafeteria menu on Friday?", data_dir=data_dir)
-    assert out["abstained"] and "could not find" in out["answer"]
+    assert out["abstained"] and "could not find" in out["answer"], out
 
 
 def test_clear_errors_and_exit_codes(tmp_path):

@@ -1,0 +1,143 @@
+"""Who may read a Confluence page: space read permission AND every view restriction on the page and its ancestors.
+
+Kura's principals are an OR-list (a reader needs any one of them), but
+Confluence access is an AND over levels: the space's read permission, then each
+restricted ancestor, then the page's own view restriction. Levels are combined
+by intersection: groups named on both sides stay groups; otherwise the group
+members known from the group member lists are intersected user by user and
+listed as ``user:<email>``. The result is exact for the memberships seen at
+sync time; a membership change that alters it shows up as drift on the next
+sync and the page is re-emitted.
+
+Users without a visible email get ``confluence-user:<id>``, which no identity
+holds: such a user loses access rather than anyone gaining it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from core.identity import user_principal
+from core.types import PUBLIC
+from ingest.connectors.confluence_api import ConfluenceApi
+
+logger = logging.getLogger(__name__)
+
+Principals = frozenset[str]
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """What the id listing tells about one page or blog post."""
+
+    id: str
+    space_key: str
+    ancestor_ids: tuple[str, ...]
+    read_restriction: Principals | None  # None: no view restriction on this item itself
+
+
+def group_principal(name: str) -> str:
+    return f"group:{name}"
+
+
+class AccessResolver:
+    """Computes effective principals, resolving users to emails and groups to members (cached per sync)."""
+
+    def __init__(self, api: ConfluenceApi) -> None:
+        self.api = api
+        self._emails: dict[str, str | None] = {}
+        self._members: dict[str, frozenset[str]] = {}
+
+    # --- subjects -> principals ---------------------------------------------------------
+    def user(self, user: dict[str, Any]) -> str:
+        key = user.get("accountId") or user.get("userKey") or user.get("username") or ""
+        if key not in self._emails:
+            email = user.get("email") or None
+            if not email:
+                found = self.api.user(user) or {}
+                email = found.get("email") or None
+            self._emails[key] = email
+        email = self._emails[key]
+        return user_principal(email) if email else f"confluence-user:{key}"
+
+    def subjects(self, subjects: dict[str, Any]) -> Principals:
+        """Principals of a ``{user: {results}, group: {results}}`` block (space permission or restriction)."""
+        subjects = subjects or {}
+        users = ((subjects.get("user") or {}).get("results")) or []
+        groups = ((subjects.get("group") or {}).get("results")) or []
+        return frozenset([self.user(u) for u in users] + [group_principal(g["name"]) for g in groups if g.get("name")])
+
+    def space_readers(self, space: dict[str, Any]) -> Principals:
+        """Who holds the space's read permission (``public`` with anonymous access)."""
+        readers: set[str] = set()
+        for permission in space.get("permissions") or []:
+            operation = permission.get("operation") or {}
+            if operation.get("operation") != "read" or operation.get("targetType") != "space":
+                continue
+            if permission.get("anonymousAccess"):
+                readers.add(PUBLIC)
+            readers |= self.subjects(permission.get("subjects") or {})
+        return frozenset(readers)
+
+    def restriction(self, content: dict[str, Any]) -> Principals | None:
+        read = ((content.get("restrictions") or {}).get("read") or {}).get("restrictions") or {}
+        found = self.subjects(read)
+        return found or None
+
+    # --- groups ----------------------------------------------------------------------
+    def members(self, group: str) -> frozenset[str]:
+        """Emails of a group's members (cached)."""
+        if group not in self._members:
+            emails = set()
+            for member in self.api.group_members(group):
+                principal = self.user(member)
+                if principal.startswith("user:"):
+                    emails.add(principal[len("user:"):])
+            self._members[group] = frozenset(emails)
+        return self._members[group]
+
+    def group_grants(self, principal_sets: Iterable[Principals]) -> dict[str, set[str]]:
+        """email -> ``group:`` principals, for every group named anywhere (for the IdentityStore)."""
+        grants: dict[str, set[str]] = {}
+        groups = {p[len("group:"):] for ps in principal_sets for p in ps if p.startswith("group:")}
+        for group in sorted(groups):
+            for email in self.members(group):
+                grants.setdefault(email, set()).add(group_principal(group))
+        return grants
+
+    # --- combining levels ------------------------------------------------------------
+    def _users(self, principals: Principals) -> set[str]:
+        users = {p for p in principals if p.startswith("user:")}
+        for p in principals:
+            if p.startswith("group:"):
+                users |= {user_principal(e) for e in self.members(p[len("group:"):])}
+        return users
+
+    def intersect(self, a: Principals, b: Principals) -> Principals:
+        if PUBLIC in a:
+            return b
+        if PUBLIC in b or a == b:
+            return a
+        users_a, users_b = self._users(a), self._users(b)
+        # A group stays a group when it is on both sides or all its members are allowed by the other side:
+        # then later membership changes need no re-index.
+        kept = set(a & b)
+        kept |= {g for g in a if g.startswith("group:") and self._users(frozenset([g])) <= users_b}
+        kept |= {g for g in b if g.startswith("group:") and self._users(frozenset([g])) <= users_a}
+        covered = self._users(frozenset(p for p in kept if p.startswith("group:")))
+        both = (users_a & users_b) - covered
+        return frozenset(kept | both)
+
+    def effective(self, info: ContentInfo, space: Principals, listing: dict[str, ContentInfo]) -> tuple[str, ...]:
+        """The page's principals: space readers narrowed by each restricted ancestor and the page itself."""
+        result = space
+        for ancestor_id in info.ancestor_ids:
+            ancestor = listing.get(ancestor_id)
+            if ancestor and ancestor.read_restriction is not None:
+                result = self.intersect(result, ancestor.read_restriction)
+        if info.read_restriction is not None:
+            result = self.intersect(result, info.read_restriction)
+        return tuple(sorted(result))

@@ -1,0 +1,135 @@
+"""The Confluence REST calls Kura makes, on atlassian-python-api, with retries and clear auth errors.
+
+Only the v1 REST resources (``rest/api/...``) are used: they exist with the same
+shapes on Cloud (``https://SITE.atlassian.net/wiki``) and Server/Data Center
+(``https://HOST[/context]``), so one code path serves both. The library's own
+Retry-After handling is switched off: :mod:`ingest.connectors.retry` does it
+for every source the same way (bounded, jittered, logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from atlassian import Confluence
+
+from core.errors import ConfigError
+from core.settings import Settings
+from ingest.connectors.retry import Fault, RetryPolicy, http_fault
+
+logger = logging.getLogger(__name__)
+
+AUTH_HINT = (
+    "Check KURA_CONFLUENCE_URL, KURA_CONFLUENCE_USERNAME and KURA_CONFLUENCE_TOKEN (an API token on Cloud, "
+    "a personal access token on Server/Data Center with no username), and that the user may read the spaces"
+)
+
+
+def classify(exc: BaseException) -> Fault | None:
+    """Map requests/atlassian errors to retry faults."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        r = exc.response
+        return http_fault(r.status_code, r.headers.get("Retry-After"), f"Confluence HTTP {r.status_code}: {exc}",
+                          auth_hint=AUTH_HINT)
+    if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
+        return Fault("transient", f"Confluence unreachable: {exc.__class__.__name__}")
+    return None
+
+
+def classify_document(exc: BaseException) -> Fault | None:
+    """For one page: 403/404 mean this page (moved, restricted), not bad credentials."""
+    fault = classify(exc)
+    if fault and fault.kind == "auth" and exc.response is not None and exc.response.status_code == 403:
+        return Fault("permanent", fault.message)
+    return fault
+
+
+class ConfluenceApi:
+    """Paged, retried reads from one Confluence site."""
+
+    def __init__(self, settings: Settings, retry: RetryPolicy | None = None, client: Confluence | None = None) -> None:
+        if not settings.confluence_url:
+            raise ConfigError("KURA_CONFLUENCE_URL is not set (e.g. https://example.atlassian.net/wiki)")
+        if settings.confluence_token is None:
+            raise ConfigError("KURA_CONFLUENCE_TOKEN is not set")
+        self.settings = settings
+        self.base_url = settings.confluence_url.rstrip("/")
+        self.retry = retry or RetryPolicy.from_settings(settings)
+        self.client = client or self._client(settings)
+
+    def _client(self, settings: Settings) -> Confluence:
+        token = settings.confluence_token.get_secret_value()
+        auth: dict[str, Any] = (
+            {"username": settings.confluence_username, "password": token}
+            if settings.confluence_username
+            else {"token": token}
+        )
+        return Confluence(
+            url=self.base_url,
+            cloud=settings.confluence_cloud,
+            timeout=max(1, int(settings.connector_timeout_s)),
+            retry_with_header=False,  # our RetryPolicy honours Retry-After with bounded attempts
+            backoff_and_retry=False,
+            **auth,
+        )
+
+    # --- raw access ------------------------------------------------------------------
+    def get(self, path: str, params: dict[str, Any] | None = None, *, document: bool = False) -> Any:
+        classifier = classify_document if document else classify
+        return self.retry.call(lambda: self.client.get(path, params=params), classify=classifier,
+                               what=f"Confluence GET {path.split('?')[0]}")
+
+    def paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every result of a paged v1 resource, following ``_links.next`` (Cloud cursors and Server offsets)."""
+        response = self.get(path, params)
+        while True:
+            yield from (response or {}).get("results", [])
+            next_link = ((response or {}).get("_links") or {}).get("next")
+            if not next_link:
+                return
+            response = self.get(self._relative(next_link))
+
+    def _relative(self, link: str) -> str:
+        """``_links.next`` is relative to the site's context path, like our base URL."""
+        if link.startswith(("http://", "https://")):
+            link = link[len(self.base_url):] if link.startswith(self.base_url) else link
+        return link.lstrip("/")
+
+    # --- resources -------------------------------------------------------------------
+    def spaces(self) -> Iterator[dict[str, Any]]:
+        return self.paged("rest/api/space", {"limit": 100, "type": "global"})
+
+    def space(self, key: str) -> dict[str, Any]:
+        return self.get(f"rest/api/space/{key}", {"expand": "permissions"})
+
+    def search(self, cql: str, expand: str, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self.paged("rest/api/content/search", {"cql": cql, "expand": expand, "limit": limit})
+
+    def content(self, content_id: str) -> dict[str, Any]:
+        expand = "body.storage,version,ancestors,space,metadata.labels,history"
+        return self.get(f"rest/api/content/{content_id}", {"expand": expand}, document=True)
+
+    def comments(self, content_id: str) -> Iterator[dict[str, Any]]:
+        return self.paged(f"rest/api/content/{content_id}/child/comment",
+                          {"expand": "body.storage,history", "depth": "all", "limit": 100})
+
+    def group_members(self, group: str) -> Iterator[dict[str, Any]]:
+        if self.settings.confluence_cloud:
+            return self.paged("rest/api/group/member", {"name": group, "limit": 200})
+        return self.paged(f"rest/api/group/{group}/member", {"limit": 200})
+
+    def user(self, user: dict[str, Any]) -> dict[str, Any] | None:
+        """Look a user up (for the email the restriction entry left out); None when not visible."""
+        if user.get("accountId"):
+            params = {"accountId": user["accountId"]}
+        elif user.get("username"):
+            params = {"username": user["username"]}
+        else:
+            return None
+        try:
+            return self.get("rest/api/user", params, document=True)
+        except requests.HTTPError:
+            return None
