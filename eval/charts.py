@@ -52,6 +52,7 @@ def chunk_size_chart(runs: list[dict], indexes: dict) -> bytes:
         (axes[0], "groundedness", "Groundedness (supported sentence share)"),
         (axes[1], "answer_contains", "Answer contains a gold answer"),
     ):
+        plotted = False
         for retriever in dict.fromkeys(r["retriever"] for r in runs):
             points = sorted(
                 (indexes.get(r["strategy"], {}).get("mean_tokens", 0.0), r["metrics"].get(metric), r["strategy"])
@@ -61,6 +62,7 @@ def chunk_size_chart(runs: list[dict], indexes: dict) -> bytes:
             if not points:
                 continue
             xs, ys, names = zip(*points)
+            plotted = True
             ax.plot(xs, ys, marker="o", label=retriever, color=_COLOURS.get(retriever))
             for x, y, name in points:
                 ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
@@ -68,7 +70,10 @@ def chunk_size_chart(runs: list[dict], indexes: dict) -> bytes:
         ax.set_ylim(0, 1.05)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if plotted:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", transform=ax.transAxes, color="#888")
     return _png(fig)
 
 

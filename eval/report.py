@@ -99,7 +99,7 @@ def drill_down(results: dict) -> list[dict]:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = lambda v: format_value("", v) if isinstance(v, float) else ("–" if v is None else v)
     return env
 

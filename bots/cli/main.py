@@ -14,10 +14,6 @@ from core.errors import ConfigError, KuraError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
 
-from bots.cli.eval import app as eval_app  # noqa: E402  (sub-apps register after the main app exists)
-
-app.add_typer(eval_app, name="eval")
-
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_NO_INDEX = 3
@@ -117,11 +113,13 @@ def stats() -> None:
 
 def _register_subcommands() -> None:
     # Imported here so each area's commands live in their own module.
+    from bots.cli.eval import app as eval_app
     from bots.cli.feedback import feedback_app
     from bots.cli.serve import serve
     from bots.cli.slack import slack
     from bots.cli.sync import sync
 
+    app.add_typer(eval_app, name="eval")
     app.add_typer(feedback_app, name="feedback")
     app.command("serve")(serve)
     app.command("slack")(slack)
