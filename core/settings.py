@@ -52,11 +52,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, ge=1)
     unk_threshold: float = Field(
-        0.10,
+        0.5,
         ge=0,
         le=1,
-        description="Share of [UNK] word-pieces in a query above which the embedder is deemed blind to its language "
-        "and the hybrid leans on BM25 alone.",
+        description="Share of unreadable word-pieces ([UNK] or lone CJK characters) in a query above which the embedder "
+        "is deemed blind to its language and the hybrid leans on BM25 alone.",
     )
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
