@@ -26,6 +26,7 @@ The interface is ``core.protocols.SupportScorer``: ``score(claim, sources)``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -74,9 +75,14 @@ def _stem(term: str) -> str:
     return term
 
 
-def content_terms(text: str) -> set[str]:
-    """The stemmed BM25 terms of a text (citation markers removed)."""
-    return {_stem(t) for t in tokenize(_CITATION.sub(" ", text))}
+@functools.lru_cache(maxsize=50_000)
+def content_terms(text: str) -> frozenset[str]:
+    """The stemmed BM25 terms of a text (citation markers removed).
+
+    Cached: the answerer and eval score many claims against the same source
+    sentences, and Sudachi tokenization is most of a check's cost.
+    """
+    return frozenset(_stem(t) for t in tokenize(_CITATION.sub(" ", text)))
 
 
 def numbers_in(text: str) -> set[str]:
@@ -163,7 +169,7 @@ class OfflineSupportScorer:
             return SupportCheck(0.0, 0.0, None, tuple(sorted(claim_terms)), (), (), claim_terms=len(claim_terms))
 
         joined = "\n".join(sources)
-        source_terms = content_terms(joined)
+        source_terms = frozenset().union(*(content_terms(s) for s in sources))
         missing_terms = sorted(claim_terms - source_terms)
         lexical = 1.0 - len(missing_terms) / len(claim_terms)
 

@@ -131,10 +131,13 @@ def test_more_missing_terms_mean_less_support(scorer):
 
 
 def test_dense_similarity_blends_in_with_an_embedder(embedder):
-    dense = OfflineSupportScorer(embedder)
-    close = dense.check("Staff can work from home three days a week.", [SOURCE])
-    far = dense.check("The cafeteria serves ramen on Fridays.", [SOURCE])
+    close = OfflineSupportScorer(embedder).check("Staff can work from home three days a week.", [SOURCE])
+    far = OfflineSupportScorer(embedder).check("The cafeteria serves ramen on Fridays.", [SOURCE])
     assert close.dense is not None and far.dense is not None
     assert close.dense > far.dense + 0.2
-    # A paraphrase with few shared words scores higher with the embedder than without.
-    assert close.score > OfflineSupportScorer().score("Staff can work from home three days a week.", [SOURCE])
+    # With a positive dense weight (as fitted on data the embedder can read), a paraphrase with few shared
+    # words scores higher with the embedder than without.
+    weighted = SupportModel(intercept=LEXICAL_MODEL.intercept, missing=LEXICAL_MODEL.missing,
+                            negation=LEXICAL_MODEL.negation, dense=2.0)  # fmt: skip
+    claim = "Staff can work from home three days a week."
+    assert OfflineSupportScorer(embedder, model=weighted).score(claim, [SOURCE]) > OfflineSupportScorer().score(claim, [SOURCE])
