@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from chat.citations import AnswerVerifier, RawSentence, split_sentences
 from chat.context import ContextBuilder, ContextDocument, render_documents
+from chat.evidence import evidence
 from chat.extractive import ExtractiveAnswerer, closest_sources, not_found_text
 from chat.history import Turn, recent_turns
 from chat.llm_client import LLMClient
@@ -151,9 +152,9 @@ class LLMAnswerer:
     def _plan(self, question: str, chunks: Sequence[ScoredChunk], history: Iterable[Turn] | None) -> _Plan | Answer:
         """Abstain early, or build the numbered context and the messages for the model."""
         started = time.perf_counter()
-        evidence = self.extractive.evidence(question, chunks)
-        if evidence < self.settings.abstain_threshold:
-            logger.info("abstaining without an LLM call: evidence %.2f below %.2f", evidence, self.settings.abstain_threshold)
+        strength = evidence(question, chunks)
+        if strength < self.settings.abstain_threshold:
+            logger.info("abstaining without an LLM call: evidence %.2f below %.2f", strength, self.settings.abstain_threshold)
             return self._not_found_answer(question, chunks, started)
         language = "Japanese" if has_japanese(question) else "the same language as the question"
         system = self.prompt.render_system(language=language)

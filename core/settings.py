@@ -147,6 +147,9 @@ class Settings(BaseSettings):
         500, ge=1, description="Above this many members a channel's answers use public documents only."
     )
     slack_history_messages: int = Field(10, ge=0, description="Thread messages passed as history to a follow-up.")
+    slack_stream_update_s: float = Field(
+        1.0, gt=0, description="While an LLM answer streams, the Slack message is updated at most this often."
+    )
 
     # --- web ---------------------------------------------------------------------------
     web_host: str = "127.0.0.1"

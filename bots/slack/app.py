@@ -71,6 +71,7 @@ def build_slack_app(
         ChannelConfig.load(settings.slack_channel_config),
         web_base_url=settings.web_base_url,
         history_messages=settings.slack_history_messages,
+        stream_update_s=settings.slack_stream_update_s,
     )
     app.event("app_mention")(bot.on_mention)
     app.event("message")(bot.on_message)

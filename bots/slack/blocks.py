@@ -53,6 +53,12 @@ def searching_message() -> tuple[str, Blocks]:
     return text, [_context(f":mag: {text}")]
 
 
+def partial_message(text: str) -> tuple[str, Blocks]:
+    """An answer still being written: the text so far and a progress line (no buttons until it is complete)."""
+    shown = safe_text(text)
+    return shown, [_section(shown + " …"), _context(":hourglass_flowing_sand: Writing the answer…")]
+
+
 def error_message(text: str) -> tuple[str, Blocks]:
     return text, [_section(f":warning: {safe_text(text)}")]
 

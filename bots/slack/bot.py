@@ -4,13 +4,15 @@ Each handler is thin: parse the Slack payload, ask KuraApp with the right
 principals and history, format with ``blocks``, post. Bolt acknowledges
 events at once (HTTP mode answers 200 before the listener runs), and the
 first thing a question gets is a "Searching…" reply in its thread, well
-inside Slack's 3-second limit; that reply is then updated with the answer.
+inside Slack's 3-second limit; that reply is then updated with the answer
+(with the text so far while an LLM answer streams).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +24,8 @@ from bots.slack import blocks
 from bots.slack.channel_config import ChannelConfig
 from bots.slack.mrkdwn import plain_question
 from bots.slack.permissions import SlackAccess
-from core.errors import KuraError
+from core.errors import AnswerError, KuraError
+from core.types import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class SlackBot:
         *,
         web_base_url: str,
         history_messages: int = 10,
+        stream_update_s: float = 1.0,
     ) -> None:
         self.kura = kura
         self.feedback = feedback
@@ -55,6 +59,7 @@ class SlackBot:
         self.channels = channels
         self.web_base_url = web_base_url
         self.history_messages = history_messages
+        self.stream_update_s = stream_update_s
         # KuraApp builds its retriever lazily and the local index is not meant for concurrent searches.
         self._ask_lock = threading.Lock()
 
@@ -98,8 +103,8 @@ class SlackBot:
                 return
             history = self.history(client, channel, thread_ts, event["ts"], bot_user_id) if event.get("thread_ts") else None
             with self._ask_lock:
-                answer = self.kura.ask(question, principals=principals, history=history,
-                                       sources=settings.allowed_sources)
+                answer = self._ask_streaming(client, channel, ts, question, principals=principals,
+                                             history=history, sources=settings.allowed_sources)
             answer_id = self.feedback.record_answer(
                 answer, user=self.feedback_user(user), surface=SURFACE, conversation_id=f"{channel}:{thread_ts}"
             )
@@ -111,6 +116,19 @@ class SlackBot:
         except Exception:
             self._update(client, channel, ts, *blocks.error_message(FAILED_TEXT))
             raise  # to the @app.error boundary, which logs it
+
+    def _ask_streaming(self, client: WebClient, channel: str, ts: str, question: str, **kwargs) -> Answer:
+        """Ask; while an LLM answer streams, show its verified text so far in the placeholder (throttled)."""
+        text, last_update = "", time.monotonic()
+        for item in self.kura.ask_stream(question, **kwargs):
+            if isinstance(item, Answer):
+                return item
+            text += item
+            # Slack allows about one chat.update per second per message; the final Answer always follows.
+            if time.monotonic() - last_update >= self.stream_update_s:
+                self._update(client, channel, ts, *blocks.partial_message(text))
+                last_update = time.monotonic()
+        raise AnswerError("the answer stream ended without an answer")
 
     def history(
         self, client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None

@@ -1,18 +1,16 @@
 """Slack mrkdwn in both directions: safe output from document text, plain questions from Slack messages.
 
-Output rules (Slack-specific; the surface-neutral ``chat/sanitize.py`` was not
-on main when this was written):
+Output: ``safe_text`` builds on the shared Slack sanitizer (``chat.sanitize.for_slack``:
+broadcast mentions removed, ``&``, ``<`` and ``>`` escaped so ``<!channel>``,
+``<@U…>`` and ``<http://evil|innocent text>`` from a document are shown as text,
+Markdown turned into mrkdwn) and adds what matters when many document sentences
+are joined into one message:
 
-* ``&``, ``<`` and ``>`` are escaped as Slack requires. That alone disarms
-  ``<!channel>``, ``<!here>``, ``<!everyone>``, ``<!subteam^…>``, ``<@U…>`` pings
-  and ``<http://evil|innocent text>`` links that a document might carry.
-* ``@channel``, ``@here`` and ``@everyone`` get a zero-width space after the
-  ``@``, so they can never turn into pings (for example with ``link_names``).
-* Whitespace is collapsed: a document cannot start a line with ``>`` (quote)
-  or ``-`` or smuggle an unclosed code fence across lines.
-* A formatting marker (``*``, ``_``, ``~``, `````) that occurs an odd number
-  of times in one piece of document text is replaced by a look-alike, so it
-  cannot pair with a marker in the next sentence and bold half the answer.
+* whitespace is collapsed first: a document cannot start a line with ``>``
+  (quote) or smuggle a code fence across lines;
+* a formatting marker (``*``, ``_``, ``~``, `````) that occurs an odd number of
+  times in one piece of text is replaced by a look-alike, so it cannot pair with
+  a marker in the next sentence and bold half the answer.
 """
 
 from __future__ import annotations
@@ -20,11 +18,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+from chat.sanitize import for_slack
+
 # Markers Slack pairs up, and the look-alike each becomes when left unpaired.
 _LOOKALIKE = {"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"}
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
-_MD_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 # Slack -> plain text for questions.
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
@@ -33,21 +30,17 @@ _SLACK_CHANNEL = re.compile(r"<#[CG][A-Z0-9]+\|([^>]*)>")
 _SLACK_SPECIAL = re.compile(r"<![^>]*>")
 
 
-def escape(text: str) -> str:
-    """Escape Slack's three control characters and defuse broadcast words; nothing else changes."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BROADCAST.sub("@\u200b", text)
+def _balance_markers(text: str) -> str:
+    for marker, lookalike in _LOOKALIKE.items():
+        if text.count(marker) % 2:
+            text = text.replace(marker, lookalike)
+    return text
 
 
 def safe_text(text: str) -> str:
     """Document or model text made safe to embed in a mrkdwn message: one line, escaped, markers balanced."""
-    text = " ".join(text.split())
-    text = _MD_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    text = _MD_BOLD.sub(r"*\1*", text)
-    for marker, lookalike in _LOOKALIKE.items():
-        if text.count(marker) % 2:
-            text = text.replace(marker, lookalike)
-    return escape(text)
+    # Balanced before for_slack too, so an unclosed code fence is defused rather than closed on a new line.
+    return _balance_markers(for_slack(_balance_markers(" ".join(text.split()))))
 
 
 def safe_url(url: str) -> str | None:

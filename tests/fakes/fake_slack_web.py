@@ -17,7 +17,7 @@ and POST form or JSON bodies, cursor pagination (``limit``,
 ``conversations.replies``, and scripted HTTP 429 with ``Retry-After``. Posted
 messages are kept, so ``conversations.replies`` returns what the bot wrote.
 
-Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+Methods: apps.connections.open (app token), auth.test, chat.postMessage, chat.update, chat.postEphemeral,
 conversations.info, conversations.members, conversations.replies, users.info,
 views.open.
 """
@@ -43,8 +43,11 @@ class Call:
 class FakeSlackWeb:
     """Slack Web API state (users, channels, messages) behind a loopback HTTP server."""
 
-    def __init__(self, token: str = "xoxb-fake-token", bot_user_id: str = "UKURA", bot_id: str = "BKURA") -> None:
+    def __init__(self, token: str = "xoxb-fake-token", bot_user_id: str = "UKURA", bot_id: str = "BKURA",
+                 *, app_token: str = "xapp-fake-token", socket_url: str = "") -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket_url = socket_url  # what apps.connections.open hands out (see fake_slack_socket.py)
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = "T0001"
@@ -123,7 +126,9 @@ class FakeSlackWeb:
         with self._lock:
             self.calls.append(Call(method, params))
             self._lock.notify_all()
-        if auth != f"Bearer {self.token}":
+        # apps.connections.open is the one method called with the app-level token, and only with it.
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if auth != f"Bearer {expected}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
@@ -134,6 +139,9 @@ class FakeSlackWeb:
     def _api_auth_test(self, p):
         return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "kura",
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+
+    def _api_apps_connections_open(self, p):
+        return {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "not_allowed"}
 
     def _api_chat_postMessage(self, p):
         if p.get("channel") not in self.channels:

@@ -80,9 +80,9 @@ class RecordingKura:
     def identity(self):
         return self.inner.identity
 
-    def ask(self, question, **kwargs):
+    def ask_stream(self, question, **kwargs):
         self.asks.append({"question": question, **kwargs})
-        return self.inner.ask(question, **kwargs)
+        return self.inner.ask_stream(question, **kwargs)
 
 
 def sample_documents() -> list[Document]:
@@ -186,7 +186,7 @@ def start_bot(slack, tmp_path):
     """Starts the bot over any KuraApp-like object; stopped at the end of the test."""
     config = tmp_path / "channels.yaml"
     config.write_text(CHANNEL_CONFIG, encoding="utf-8")
-    settings = Settings(
+    base = dict(
         _env_file=None,
         data_dir=tmp_path / "data",
         slack_bot_token=slack.token,
@@ -197,7 +197,8 @@ def start_bot(slack, tmp_path):
     )
     servers = []
 
-    def start(kura) -> SlackBotServer:
+    def start(kura, **overrides) -> SlackBotServer:
+        settings = Settings(**{**base, **overrides})
         feedback = FeedbackStore.from_settings(settings)
         bolt_app, bot = build_slack_app(kura, settings, mode="http", feedback=feedback)
         server = SlackBotServer(bolt_app, bot, feedback, kura)

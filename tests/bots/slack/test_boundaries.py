@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -38,7 +39,7 @@ class ExplodingKura:
     def __init__(self, identity):
         self.identity = identity
 
-    def ask(self, question, **kwargs):
+    def ask_stream(self, question, **kwargs):
         raise RuntimeError("document text that must not be logged")
 
 
@@ -82,3 +83,33 @@ def test_kura_slack_without_secrets_exits_with_a_config_error(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert "KURA_SLACK_SIGNING_SECRET is not set" in run.stderr
+
+
+class StreamingKura:
+    """Stands in for a KuraApp whose LLM streams: verified pieces of text, slowly, then the final Answer."""
+
+    def __init__(self, identity, answer):
+        self.identity = identity
+        self.answer = answer
+
+    def ask_stream(self, question, **kwargs):
+        for piece in ("Expense reports over ¥50,000 ", "need a department head's ", "approval. [1]"):
+            time.sleep(0.3)
+            yield piece
+        yield self.answer
+
+
+def test_a_streaming_answer_updates_the_placeholder_as_it_is_written(start_bot, slack, indexed_kura):
+    final = indexed_kura.ask("Who has to approve an expense report over 50,000 yen?", principals=["public"])
+    server = start_bot(StreamingKura(indexed_kura.identity, final), slack_stream_update_s=0.2)
+    server.mention("CPUB", AIKO, "Who approves expense reports?", "1700000000.000300")
+    slack.wait_for("chat.update", 3)
+    deadline = time.monotonic() + 10
+    while "Helpful" not in json.dumps(slack.calls_to("chat.update")[-1]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    updates = slack.calls_to("chat.update")
+    partial, last = updates[0], updates[-1]
+    assert partial["text"].startswith("Expense reports over ¥50,000")
+    assert "Writing the answer" in json.dumps(partial) and "Helpful" not in json.dumps(partial)
+    assert len(updates) >= 3 and all(u["ts"] == partial["ts"] for u in updates)  # one message, updated in place
+    assert "kura_feedback_helpful" in json.dumps(last)  # the final Answer's blocks, with the buttons
