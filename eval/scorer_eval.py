@@ -166,7 +166,13 @@ def fit_support_model(scorer, pairs: Sequence[NLIPair], *, fit_fraction: float =
 
     fit, _ = split_pairs(pairs, fit_fraction, seed)
     checks = [scorer.check(pairs[i].hypothesis, [pairs[i].premise]) for i in fit]
-    rows = [(c, pairs[i].supported) for c, i in zip(checks, fit) if c.hard_checks_passed and c.claim_terms]
+    floor = SupportModel(intercept=0.0, missing=0.0, negation=0.0).min_coverage
+    # Pairs a hard check or the coverage floor decides stay out of the regression: their score is 0 anyway.
+    rows = [
+        (c, pairs[i].supported)
+        for c, i in zip(checks, fit)
+        if c.hard_checks_passed and c.claim_terms and c.lexical >= floor
+    ]
     use_dense = scorer.embedder is not None
     names = ["missing", "negation"] + (["dense"] if use_dense else [])
     signs = {"missing": -1, "negation": -1, "dense": 1}

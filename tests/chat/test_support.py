@@ -141,3 +141,8 @@ def test_dense_similarity_blends_in_with_an_embedder(embedder):
                             negation=LEXICAL_MODEL.negation, dense=2.0)  # fmt: skip
     claim = "Staff can work from home three days a week."
     assert OfflineSupportScorer(embedder, model=weighted).score(claim, [SOURCE]) > OfflineSupportScorer().score(claim, [SOURCE])
+
+
+def test_a_short_claim_missing_most_of_its_words_is_unsupported(scorer):
+    # Two of three content words invented: under the coverage floor, whatever the missing-term count says.
+    assert scorer.score("The office is closed forever.", ["Office hours are 9:00 to 17:00 on weekdays."]) == 0.0
