@@ -126,7 +126,9 @@ class EvalIndexes:
             on_progress=on_progress,
         )
         started = time.perf_counter()
-        stats = pipeline.index([SyncBatch(documents=list(self.dataset.documents))])
+        documents = list(self.dataset.documents)
+        # Small batches, so progress shows while a large corpus embeds.
+        stats = pipeline.index(SyncBatch(documents=documents[i : i + 4]) for i in range(0, len(documents), 4))
         if stats.failures:
             reasons = "; ".join(f"{f.source_id}: {f.reason}" for f in stats.failures[:3])
             raise EvalError(f"strategy {strategy!r} failed on {len(stats.failures)} documents: {reasons}")

@@ -103,10 +103,12 @@ class EvalRunner:
         """Evaluate every strategy x retriever; returns the results dictionary (see eval/results.py)."""
         started = time.perf_counter()
         runs, indexes = [], {}
+        documents = len(self.dataset.documents)
         for strategy in self.config.strategies:
-            self.on_progress(f"indexing {strategy}", 0, 1)
+            label = f"indexing {strategy}"
+            self.on_progress(label, 0, documents)
             store, chunk_stats = self.indexes.build(
-                strategy, on_progress=lambda s, st=strategy: self.on_progress(f"indexing {st}: {s.chunks_embedded} chunks", 0, 1)
+                strategy, on_progress=lambda stats, label=label: self.on_progress(label, stats.documents_seen, documents)
             )
             indexes[strategy] = chunk_stats
             try:

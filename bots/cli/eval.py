@@ -19,7 +19,7 @@ def _split(value: str) -> tuple[str, ...]:
 
 @contextmanager
 def _progress():
-    """A (label, done, total) callback: a live bar in a terminal, a line every few seconds otherwise."""
+    """A (label, done, total) callback: a live bar per label in a terminal, a line every few seconds otherwise."""
     if sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -28,10 +28,9 @@ def _progress():
             tasks: dict[str, int] = {}
 
             def update(label: str, done: int, total: int) -> None:
-                key = label.split(":")[0]
-                if key not in tasks:
-                    tasks[key] = bar.add_task(label, total=total)
-                bar.update(tasks[key], description=label, completed=done, total=total)
+                if label not in tasks:
+                    tasks[label] = bar.add_task(label, total=total)
+                bar.update(tasks[label], completed=done, total=total)
 
             yield update
     else:
