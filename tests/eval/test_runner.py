@@ -90,3 +90,34 @@ def test_bad_run_configurations_are_clear_errors(kura, tiny_squad):
         EvalRunner(kura, dataset, RunConfig(strategies=("sentences",))).run()
     with pytest.raises(EvalError, match="bad strategy"):
         EvalRunner(kura, dataset, RunConfig(strategies=("tokens:big",))).run()
+
+
+def test_llm_answerer_and_llm_judge_through_the_openai_client(tmp_path, embedder, tiny_squad):
+    """``--answerer llm --judge llm`` against the loopback fake: answers cite [1], the judge scores every claim."""
+    from tests.fakes.fake_openai import FakeOpenAI, Reply
+
+    def respond(request):
+        user = request["messages"][-1]["content"]
+        if request.get("max_tokens") == 1:  # a judge verdict: the claim is supported
+            return Reply("Yes", token_logprobs=[("Yes", -0.05, {"No": -3.0})])
+        if "Claims:" in user:  # decomposition: the sentence is one claim
+            sentence = user.split("Sentence:", 1)[1].split("\n", 1)[0].strip()
+            return Reply(f"- {sentence}")
+        # the answer: the first sentence of document 1, cited
+        first_document = user.split("<document", 1)[1].split(">", 1)[1]
+        first_sentence = first_document.strip().split(". ")[0].rstrip(".") + "."
+        return Reply(f"{first_sentence} [1]")
+
+    with FakeOpenAI(responder=respond) as fake:
+        settings = Settings(data_dir=tmp_path / "data", llm_base_url=fake.base_url, llm_api_key=fake.api_key,
+                            llm_model="fake-gpt", llm_max_retries=0)  # fmt: skip
+        with KuraApp(settings, embedder=embedder) as kura:
+            dataset = load_dataset(tiny_squad)
+            config = RunConfig(strategies=("tokens",), retrievers=("bm25",), answerer="llm", judge="llm")
+            results = EvalRunner(kura, dataset, config).run()
+        verdicts = [r for r in fake.completion_requests if r.get("max_tokens") == 1]
+    run = results["runs"][0]
+    assert run["answerer"] == "llm" and results["config"]["scorer"].startswith("llm-judge:fake-gpt:judge/v1@")
+    assert verdicts and all(r["logprobs"] and r["top_logprobs"] == 5 for r in verdicts)
+    assert run["metrics"]["groundedness"] == 1.0  # every claim judged supported with P(yes) ~0.95
+    assert run["metrics"]["citation_precision"] == 1.0
