@@ -34,6 +34,7 @@ from eval.metrics import (
 )
 from eval.results import RESULTS_VERSION, QuestionResult, run_metrics, run_record
 from retrieval.hybrid import MODES
+from retrieval.tokenize import has_japanese
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ class EvalRunner:
 
     def _question(self, example: EvalExample, hits: list[ScoredChunk], answer: Answer, items, latency, answer_ms):
         golds = list(example.answers) or ([example.reference_answer] if example.reference_answer else [])
-        language = self.dataset.language
+        # Per question: a mixed corpus (the sample company writes English and Japanese) has both kinds.
+        language = "ja" if has_japanese(" ".join([example.question, *golds])) else "en"
         prediction = "" if answer.abstained else " ".join(s.text for s in answer.sentences) or answer.text
         result = QuestionResult(
             id=example.id,
