@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import EvalError
@@ -128,7 +128,7 @@ def write_results(results: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "results.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=_json_default), encoding="utf-8")
+    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     tmp.replace(path)  # never leave a half-written results file behind
     return path
 
@@ -148,10 +148,3 @@ def read_results(path: str | Path) -> dict:
         raise EvalError(f"{path} is not a kura eval results file (no 'runs')")
     return results
 
-
-def _json_default(value):
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
