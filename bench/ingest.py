@@ -1,7 +1,7 @@
 """End-to-end ingest throughput of `kura reindex`, and the cost of a run with nothing to do.
 
 Generates a corpus of Markdown pages (English prose built from the sample
-corpus's vocabulary, headings every few paragraphs) chunked into ~128-token
+corpus's vocabulary, headings every few paragraphs) cut into ~128-token
 chunks, then runs the real re-index job on it twice through KuraApp, exactly as
 `kura reindex` does - read files, parse, chunk, embed, BM25, write Qdrant Edge,
 check, switch:
@@ -66,7 +66,7 @@ def run_job(settings, embedder):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--docs", type=int, default=300)
+    parser.add_argument("--docs", type=int, default=160)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default=None, help="KURA_EMBEDDING_BACKEND (default: the setting's default)")
     parser.add_argument("--seed", type=int, default=11)
@@ -84,7 +84,7 @@ def main() -> None:
         corpus = Path(tmp) / "docs"
         write_corpus(corpus, args.docs, args.seed)
         overrides = {"embedding_backend": args.backend} if args.backend else {}
-        settings = Settings(data_dir=Path(tmp) / "data", ingest_paths=[corpus], chunk_tokens=128, chunk_overlap=16,
+        settings = Settings(data_dir=Path(tmp) / "data", ingest_paths=[corpus], chunk_tokens=144, chunk_overlap=16,
                             chunk_min_tokens=32, progress_interval_s=3600, **overrides)
         embedder = KuraApp(settings).embedder
         embedder.embed_documents(["warm up the model"] * 4)  # model loading is not ingest throughput
