@@ -109,6 +109,7 @@ def main() -> None:
         "threads": args.threads,
         "backend": getattr(embedder, "backend", "torch"),
         "load_average_at_start": round(load, 2),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
     }
     print(f"full build: {s.documents_added} documents, {s.chunks_embedded} chunks "
           f"(median {result['median_chunk_tokens']} tokens) in {s.seconds:.1f}s, embedding {s.embed_seconds:.1f}s")

@@ -30,6 +30,8 @@ def test_onnx_matches_pytorch_and_is_exported_once(embedder, cache):
     assert float((vectors * reference).sum(axis=1).min()) > 0.9999
     assert np.allclose(onnx.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]), atol=1e-4)
     assert onnx.count_word_pieces(TEXTS[2]) == embedder.count_word_pieces(TEXTS[2])
+    long_text = " ".join(TEXTS) * 30  # counted in full, although embedding truncates at 256 pieces
+    assert onnx.count_word_pieces(long_text) == embedder.count_word_pieces(long_text) > 1000
     assert onnx.unknown_share(TEXTS[2]) == pytest.approx(embedder.unknown_share(TEXTS[2]))
     assert onnx.max_seq_length == embedder.max_seq_length and onnx.calls == 1
     model_file = next(export_dir(cache, "x", "onnx").parent.glob("*-onnx-v*/model.onnx"))
