@@ -63,6 +63,21 @@ class KuraApp:
     def embedder(self) -> SentenceTransformerEmbedder:
         if self._embedder is None:
             s = self.settings
+            if s.embedding_backend != "torch":
+                from retrieval.calibration import kura_texts
+                from retrieval.embedder_compiled import CompiledEmbedder
+
+                self._embedder = CompiledEmbedder(
+                    s.embedding_model,
+                    backend=s.embedding_backend,
+                    cache_dir=s.cache_dir,
+                    batch_size=s.embedding_batch_size,
+                    query_prefix=s.embedding_query_prefix,
+                    passage_prefix=s.embedding_passage_prefix,
+                    threads=s.embedding_threads,
+                    calibration_texts=kura_texts,
+                )
+                return self._embedder
             self._embedder = SentenceTransformerEmbedder(
                 s.embedding_model,
                 batch_size=s.embedding_batch_size,
@@ -164,9 +179,14 @@ class KuraApp:
             self.embedder,
             BM25Encoder(k1=self.settings.bm25_k1, b=self.settings.bm25_b),
             embed_batch=self.settings.index_embed_batch,
-            embedding_model=self.settings.embedding_model,
+            embedding_model=self._embedding_label(),
             on_progress=on_progress,
         )
+
+    def _embedding_label(self) -> str:
+        """The model (and runtime, unless the reference PyTorch one) recorded in the index metadata."""
+        s = self.settings
+        return s.embedding_model if s.embedding_backend == "torch" else f"{s.embedding_model} ({s.embedding_backend})"
 
     # --- the re-index job ------------------------------------------------------------------
     def sources(self) -> list[IndexSource]:

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     embedding_query_prefix: str = Field("", description="e.g. 'query: ' for multilingual-e5 models.")
     embedding_passage_prefix: str = Field("", description="e.g. 'passage: ' for multilingual-e5 models.")
     embedding_device: str = "cpu"
+    embedding_backend: Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"] = Field(
+        "torch",
+        description="Runtime of the embedding model: torch (fp32, the reference), or an export made once into the "
+        "cache dir: onnx / openvino (fp32), onnx-int8 / openvino-int8 (faster, approximate: see "
+        "bench/embedding_quality.py). Changing it needs `kura reindex --full`.",
+    )
+    embedding_threads: int = Field(0, ge=0, description="CPU threads of the onnx/openvino runtimes; 0: all cores.")
 
     # --- chunking --------------------------------------------------------------------
     chunk_strategy: str = "tokens"

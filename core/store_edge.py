@@ -45,6 +45,7 @@ class EdgeStore(ChunkStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._shard: qe.EdgeShard | None = None
+        self._dirty = False  # written since the last flush: closing a store only read needs no flush
 
     # --- lifecycle -----------------------------------------------------------------
     @property
@@ -74,6 +75,7 @@ class EdgeStore(ChunkStore):
             sparse_vectors={BM25: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000),
         )
+        self._dirty = True
         try:
             self._shard = qe.EdgeShard.create(str(self._shard_dir), config)
             for name in INDEXED_FIELDS:
@@ -95,15 +97,19 @@ class EdgeStore(ChunkStore):
     def flush(self) -> None:
         if self._shard is not None:
             self._shard.flush()
+            self._dirty = False
 
     def optimize(self) -> None:
+        self._dirty = True
         self._open().optimize()
 
     def close(self) -> None:
         if self._shard is not None:
-            self._shard.flush()
+            if self._dirty:
+                self._shard.flush()
             self._shard.close()
             self._shard = None
+            self._dirty = False
 
     # --- metadata --------------------------------------------------------------------
     def get_meta(self) -> dict[str, Any]:
@@ -134,6 +140,7 @@ class EdgeStore(ChunkStore):
             if sp:
                 vector[BM25] = qe.SparseVector(indices=list(sp.indices), values=list(sp.values))
             points.append(qe.Point(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk)))
+        self._dirty = True
         self._open().update(qe.UpdateOperation.upsert_points(points))
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
@@ -141,6 +148,7 @@ class EdgeStore(ChunkStore):
         if not ids:
             return
         flt = qe.Filter(must=[qe.FieldCondition(key="document_id", match=qe.MatchAny(any=ids))])
+        self._dirty = True
         self._open().update(qe.UpdateOperation.delete_points_by_filter(flt))
 
     # --- reads ---------------------------------------------------------------------------

@@ -147,7 +147,8 @@ class IndexPipeline:
         if scoped:
             gone = [d for d in known if d.startswith(scoped) and d not in seen]
             self._delete(gone, known, stats)
-        self.store.flush()
+        if stats.chunks_embedded or stats.documents_deleted or stats.documents_updated:
+            self.store.flush()  # a run that changed nothing costs no disk write
         stats.seconds = time.perf_counter() - started
         self._report(stats)
         logger.info("indexing done: %s", stats.summary_line())

@@ -163,8 +163,10 @@ class ReindexJob:
             pipeline = self.make_pipeline(strategy=record["strategy"], store=store, on_progress=self.on_progress)
             listing = SourceListing()
             failed_sources: list[str] = []
+            # For the ETA: how many documents the sources will list, when they list everything.
+            lists_all = mode == "full" or all(s.scope or s.infer_scope for s in self.sources)
             stats = self._index(pipeline, listing, failed_sources, full=mode == "full",
-                                expected=self._documents_in(serving))
+                                expected=self._documents_in(serving) if lists_all else 0)
             result = ReindexResult(mode, stats, serving or record["name"], resumed=resumed,
                                    failed_sources=failed_sources)
             if record["name"] == serving:  # updated in place (server backend): nothing to switch
