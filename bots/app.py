@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
-from core.errors import ConfigError, StoreNotFoundError
+from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.protocols import Connector
 from core.settings import Settings
 from core.store import ChunkStore
-from core.store_factory import open_store
+from core.store_factory import current_index_dir, open_store
 from core.types import Answer
 from chat.extractive import ExtractiveAnswerer
 from chat.llm_answerer import LLMAnswerer
@@ -26,7 +28,11 @@ from chat.llm_client import LLMClient
 from chat.prompts import load_prompt
 from chat.rewrite import QueryRewriter
 from ingest.chunking import ChunkingConfig, create_chunker
+from ingest.generations import EdgeGenerations, IndexGenerations, ServerGenerations
+from ingest.job_lock import JobLock
 from ingest.pipeline import IndexPipeline, IndexStats
+from ingest.reindex import IndexSource, ReindexJob
+from ingest.summarize import Summarizer, create_summarizer
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig, HybridRetriever
@@ -41,6 +47,10 @@ class KuraApp:
         self.settings = settings
         self._embedder = embedder
         self._store: ChunkStore | None = None
+        self._store_path: Path | None = None  # the embedded index directory the open store serves from
+        self._retired: list[ChunkStore] = []  # stores a re-index switched away from, closed at the next switch
+        self._switch_lock = threading.Lock()
+        self._retriever: HybridRetriever | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs) -> "KuraApp":
@@ -64,9 +74,33 @@ class KuraApp:
 
     @property
     def store(self) -> ChunkStore:
+        self._follow_serving_index()
         if self._store is None:
             self._store = open_store(self.settings)
+            if not self.settings.qdrant_url:
+                self._store_path = current_index_dir(self.settings.index_dir)
         return self._store
+
+    def _follow_serving_index(self) -> None:
+        """Reopen the embedded index when a re-index switched CURRENT to a new one.
+
+        One small file read per call. Queries already running on the old store
+        finish on it: it is closed only at the next switch. (A Qdrant server
+        follows its collection alias by itself.)
+        """
+        if self._store is None or self.settings.qdrant_url:
+            return
+        serving = current_index_dir(self.settings.index_dir)
+        if serving == self._store_path:
+            return
+        with self._switch_lock:
+            if self._store is None or serving == self._store_path:
+                return
+            logger.info("the serving index moved to %s; reopening", serving.name)
+            self._close_retired()
+            self._retired = [self._store]
+            self._store, self._store_path = None, None
+            self._retriever = None
 
     @functools.cached_property
     def identity(self) -> IdentityStore:
@@ -77,11 +111,16 @@ class KuraApp:
         avg_len = self.store.get_meta().get("bm25_avg_len", 100.0) if self.store.exists() else 100.0
         return BM25Encoder(k1=s.bm25_k1, b=s.bm25_b, avg_len=avg_len)
 
-    @functools.cached_property
+    @property
     def retriever(self) -> HybridRetriever:
-        s = self.settings
-        fusion = FusionConfig(s.dense_weight, s.bm25_weight, s.rrf_k, s.prefetch_k, s.unk_threshold)
-        return HybridRetriever(self.store, self.embedder, self.sparse_encoder(), fusion, s.retriever_mode)
+        self._follow_serving_index()
+        if self._retriever is None:
+            s = self.settings
+            fusion = FusionConfig(s.dense_weight, s.bm25_weight, s.rrf_k, s.prefetch_k, s.unk_threshold)
+            self._retriever = HybridRetriever(
+                self.store, self.embedder, self.sparse_encoder(), fusion, s.retriever_mode
+            )
+        return self._retriever
 
     @functools.cached_property
     def extractive(self) -> ExtractiveAnswerer:
@@ -96,13 +135,20 @@ class KuraApp:
             min_tokens=s.chunk_min_tokens,
             encoding=s.tokenizer_encoding,
             max_model_tokens=self.embedder.max_seq_length,
+            base_strategy=s.chunk_base_strategy,
+            context_tokens=s.chunk_context_tokens,
         )
+
+    @functools.cached_property
+    def summarizer(self) -> Summarizer:
+        return create_summarizer(self.settings)
 
     def chunker(self, strategy: str | None = None):
         return create_chunker(
             strategy or self.settings.chunk_strategy,
             self.chunking_config(),
             model_pieces=self.embedder.count_word_pieces,
+            summarizer=self.summarizer,
         )
 
     def pipeline(
@@ -117,9 +163,72 @@ class KuraApp:
             self.chunker(strategy),
             self.embedder,
             BM25Encoder(k1=self.settings.bm25_k1, b=self.settings.bm25_b),
+            embed_batch=self.settings.index_embed_batch,
             embedding_model=self.settings.embedding_model,
             on_progress=on_progress,
         )
+
+    # --- the re-index job ------------------------------------------------------------------
+    def sources(self) -> list[IndexSource]:
+        """Every configured source, as the re-index job runs them."""
+        from ingest.connectors.checkpoints import CheckpointStore
+        from ingest.connectors.registry import build_connectors, configured_sources
+        from ingest.sync import _without_unindexed
+
+        s = self.settings
+        sources = []
+        if configured_sources(s):
+            checkpoints = CheckpointStore.in_state_dir(s.state_dir)
+
+            def commit(batch, failures) -> None:
+                # As `kura sync` does: the ledger never claims a document the index did not take.
+                checkpoints.commit(_without_unindexed(batch, IndexStats(failures=failures)))
+
+            for connector in build_connectors(s, checkpoints, self.identity):
+                sources.append(IndexSource(connector, after_batch=commit))
+        for path in s.ingest_paths:
+            files = files_connector(path)
+            sources.append(IndexSource(files, scope=files.scope))
+        if s.sample_corpus or (s.sample_corpus is None and not sources):
+            sample = sample_connector()
+            # The sample company's directory comes with its documents: who may read what.
+            self.record_identities("sample", sample.identities(), sample.slack_aliases())
+            sources.append(IndexSource(sample, infer_scope=True))
+        return sources
+
+    def generations(self) -> IndexGenerations:
+        s = self.settings
+        if s.qdrant_url:
+            from qdrant_client import QdrantClient
+
+            key = s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None
+            return ServerGenerations(QdrantClient(url=s.qdrant_url, api_key=key, timeout=30), s.collection)
+        return EdgeGenerations(s.index_dir)
+
+    def reindex_job(self, *, on_progress: Callable[[IndexStats], None] | None = None) -> ReindexJob:
+        s = self.settings
+        return ReindexJob(
+            self.generations(),
+            self.sources(),
+            self.pipeline,
+            state_file=s.state_dir / "reindex-pending.json",
+            default_strategy=s.chunk_strategy,
+            min_share=s.reindex_min_share,
+            on_progress=on_progress,
+        )
+
+    def reindex_lock(self) -> ExitStack:
+        """The re-index job's lock, and `kura sync`'s: both write the index and the connector checkpoints."""
+        from ingest.sync import sync_lock
+
+        locks = ExitStack()
+        locks.enter_context(JobLock(self.settings.data_dir / "reindex.lock", "kura reindex"))
+        try:
+            locks.enter_context(sync_lock(self.settings.state_dir))
+        except ConnectorError as exc:
+            locks.close()
+            raise JobLockedError(f"{exc}; kura reindex did nothing") from None
+        return locks
 
     # --- jobs --------------------------------------------------------------------------
     def ingest(
@@ -152,7 +261,7 @@ class KuraApp:
 
     def _refresh_retriever(self) -> None:
         # The BM25 average length may have just been fixed by the first ingest.
-        self.__dict__.pop("retriever", None)
+        self._retriever = None
 
     # --- asking ------------------------------------------------------------------------
     def principals_for(self, email: str | None) -> tuple[str, ...]:
@@ -249,7 +358,16 @@ class KuraApp:
                 item.timings_ms.update(timings)
             yield item
 
+    def _close_retired(self) -> None:
+        for store in self._retired:
+            try:
+                store.close()
+            except Exception as exc:  # the re-index job removed its directory: nothing was written, nothing is lost
+                logger.debug("closing a retired index: %s", exc)
+        self._retired = []
+
     def close(self) -> None:
+        self._close_retired()
         if self._store is not None:
             self._store.close()
             self._store = None

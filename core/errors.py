@@ -4,6 +4,7 @@
     ├── ConfigError            bad or missing settings (names the variable to set)
     ├── StoreError             the Qdrant index is missing, locked or failing
     │   └── StoreNotFoundError no index yet: run `kura ingest`
+    ├── JobLockedError         another run of a job (`kura reindex`) holds its lock
     ├── ConnectorError         a source failed as a whole
     │   ├── ConnectorAuthError credentials rejected: stop the sync, say what to fix
     │   └── RateLimitedError   retries exhausted on 429
@@ -32,6 +33,10 @@ class StoreError(KuraError):
 
 class StoreNotFoundError(StoreError):
     """No index exists at the configured location."""
+
+
+class JobLockedError(KuraError):
+    """Another run of the same job holds its lock; this run did nothing."""
 
 
 class ConnectorError(KuraError):

@@ -43,6 +43,35 @@ class Settings(BaseSettings):
         60, ge=0, description="A trailing chunk shorter than this is merged into its neighbour."
     )
     tokenizer_encoding: str = "cl100k_base"
+    chunk_base_strategy: str = Field(
+        "tokens", description="The strategy `contextual` and `summary` build on (tokens or structure)."
+    )
+    chunk_context_tokens: int = Field(
+        64, ge=16, description="Embedder word-pieces `contextual` gives its context prefix (title, breadcrumb, summary)."
+    )
+
+    # --- summaries (contextual and summary strategies) ---------------------------
+    summarizer: Literal["auto", "llm", "extractive"] = Field(
+        "auto", description="auto: the LLM where KURA_LLM_BASE_URL is set, else offline extractive summaries."
+    )
+    summary_max_tokens: int = Field(120, ge=16, description="Length limit of a document summary (tokens).")
+    summary_sentences: int = Field(3, ge=1, description="Sentences in an extractive summary.")
+    summary_prompt_version: str = Field("v1", description="ingest/prompts/summary/<version>.txt")
+
+    # --- indexing and the re-index job -------------------------------------------------
+    index_embed_batch: int = Field(128, ge=1, description="Chunks embedded and written per step of the pipeline.")
+    ingest_paths: list[Path] = Field(
+        default_factory=list, description='Folders of Markdown/text/HTML files `kura reindex` indexes, e.g. ["/docs"].'
+    )
+    sample_corpus: bool | None = Field(
+        None, description="Index the bundled sample corpus; unset: only when no other source is configured."
+    )
+    reindex_min_share: float = Field(
+        0.5, ge=0, le=1,
+        description="A re-index leaving fewer than this share of the serving index's documents is not switched to "
+        "(a source that suddenly lists nothing must not empty the index); --force overrides.",
+    )
+    progress_interval_s: float = Field(10.0, ge=0, description="Seconds between progress lines when not on a terminal.")
 
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(8, ge=1)

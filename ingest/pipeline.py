@@ -1,9 +1,15 @@
 """The indexing pipeline: connector batches -> chunk -> embed -> upsert, incremental by content hash.
 
 An unchanged document (same content hash under the same chunking) costs no
-chunking and no embedding. A changed document replaces exactly its old chunks;
-a deleted one loses them. Chunks are embedded and written in bounded batches,
-so memory stays flat whatever the corpus size.
+chunking, no summary and no embedding. A changed document replaces exactly its
+old chunks; a deleted one loses them. Chunks are embedded and written in
+bounded batches, so memory stays flat whatever the corpus size.
+
+Crash safety: a changed document's old chunks are deleted just before its new
+ones are written, and the ids of documents whose chunks are being written are
+kept in the store's metadata (``writing``) until they are complete. A run
+killed mid-document leaves them listed, and the next run treats them as
+changed, so no half-written document is ever taken for an unchanged one.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from core.errors import ConfigError
 from core.protocols import Chunker, DocumentFailure, Embedder, SparseEncoder, SyncBatch
 from core.store import ChunkStore
 from core.types import Chunk, Document, content_hash
@@ -31,6 +38,7 @@ class IndexStats:
     documents_unchanged: int = 0
     documents_deleted: int = 0
     documents_failed: int = 0
+    documents_expected: int = 0  # an estimate for progress and ETA; 0 when unknown
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -79,6 +87,9 @@ class IndexPipeline:
         self._hashes: dict[str, str] | None = None
         self._encoder: SparseEncoder | None = None
         self._pending: list[Chunk] = []
+        self._replacing: set[str] = set()  # changed documents whose old chunks go right before their new ones land
+        self._writing: list[str] = []  # what the store's ``writing`` metadata says now
+        self._started = time.perf_counter()
 
     @property
     def chunker_signature(self) -> str:
@@ -92,23 +103,45 @@ class IndexPipeline:
         if self._hashes is None:
             self.store.ensure_collection(self.embedder.dimension)
             self._hashes = self.store.document_hashes()
+            interrupted = [d for d in self.store.get_meta().get("writing") or () if d in self._hashes]
+            if interrupted:
+                logger.info("%d documents were being written when a run stopped; they are indexed again",
+                            len(interrupted))
+            for doc_id in interrupted:
+                self._hashes[doc_id] = ""  # no real hash: counts as changed, so its chunks are replaced
         return self._hashes
 
-    def index(self, batches: Iterable[SyncBatch], *, full_scope: Iterable[str] = ()) -> IndexStats:
+    def index(
+        self,
+        batches: Iterable[SyncBatch],
+        *,
+        full_scope: Iterable[str] = (),
+        after_batch: Callable[[SyncBatch, list[DocumentFailure]], None] | None = None,
+        expected_documents: int = 0,
+    ) -> IndexStats:
         """Apply connector batches to the store.
 
         ``full_scope``: document-id prefixes (such as ``"sample:"``) whose batches
         list everything in scope, so an indexed document under such a prefix
-        that was not seen is deleted. It is read after the last batch, so a
-        caller may fill it while batches stream.
+        that was not seen is deleted ("" covers every document). It is read
+        after the last batch, so a caller may fill it while batches stream.
+
+        ``after_batch(batch, failures)``: called once a batch is fully written
+        (its chunks are flushed first), with the batch's failures (its own and
+        the documents that failed to chunk), e.g. to commit a connector
+        checkpoint that must not claim a failed document.
         """
-        stats = IndexStats()
-        started = time.perf_counter()
+        stats = IndexStats(documents_expected=expected_documents)
+        started = self._started = time.perf_counter()
         seen: set[str] = set()
         known = self._known_hashes()
         for batch in batches:
+            failed_before = len(stats.failures)
             self._apply(batch, known, seen, stats)
-            self._report(stats, started)
+            if after_batch is not None:
+                self._flush_pending(stats)
+                after_batch(batch, stats.failures[failed_before:])
+            self._report(stats)
         self._flush_pending(stats)
         scoped = tuple(full_scope)
         if scoped:
@@ -116,7 +149,7 @@ class IndexPipeline:
             self._delete(gone, known, stats)
         self.store.flush()
         stats.seconds = time.perf_counter() - started
-        self._report(stats, started)
+        self._report(stats)
         logger.info("indexing done: %s", stats.summary_line())
         return stats
 
@@ -134,14 +167,19 @@ class IndexPipeline:
                 stats.documents_unchanged += 1
                 continue
             try:
-                chunks = [_with_hash(c, new_hash) for c in self.chunker.split(document)]
+                chunks = [replace(c, document_hash=new_hash) for c in self.chunker.split(document)]
+            except ConfigError:
+                raise  # bad settings (a rejected API key, say) fail every document: stop the run
             except Exception as exc:  # one bad document must not stop the run
                 logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
                 stats.failures.append(DocumentFailure(document.source, document.source_id, f"chunking failed: {exc}"))
                 stats.documents_failed += 1
                 continue
             if old_hash is not None:
-                self.store.delete_documents([document.id])
+                if chunks:
+                    self._replacing.add(document.id)
+                else:
+                    self.store.delete_documents([document.id])
                 stats.documents_updated += 1
             else:
                 stats.documents_added += 1
@@ -156,6 +194,7 @@ class IndexPipeline:
             return
         doomed = set(document_ids)
         self._pending = [c for c in self._pending if c.document_id not in doomed]
+        self._replacing -= doomed
         self.store.delete_documents(document_ids)
         for doc_id in document_ids:
             known.pop(doc_id, None)
@@ -169,8 +208,22 @@ class IndexPipeline:
             dense = self.embedder.embed_documents([c.index_text for c in batch])
             stats.embed_seconds += time.perf_counter() - t0
             sparse = [encoder.encode_document(c.index_text) for c in batch]
+            # Every document with a chunk in this batch or still pending is incomplete until its last chunk lands.
+            self._mark_writing({c.document_id for c in batch} | {c.document_id for c in self._pending})
+            replaced = sorted({c.document_id for c in batch} & self._replacing)
+            if replaced:
+                self.store.delete_documents(replaced)
+                self._replacing -= set(replaced)
             self.store.upsert(batch, np.asarray(dense), sparse)
             stats.chunks_embedded += len(batch)
+            self._report(stats)  # a connector batch can hold thousands of chunks: report within it too
+        self._mark_writing(set())
+
+    def _mark_writing(self, document_ids: set[str]) -> None:
+        ids = sorted(document_ids)
+        if ids != self._writing:
+            self.store.set_meta({"writing": ids})
+            self._writing = ids
 
     def _bm25_encoder(self, first_batch: list[Chunk]) -> SparseEncoder:
         """BM25 length normalisation uses the corpus's average chunk length, fixed when the index is first built."""
@@ -185,18 +238,13 @@ class IndexPipeline:
                         "bm25_avg_len": avg_len,
                         "embedding_model": self.embedding_model,
                         "chunker": self.chunker_signature,
+                        "chunk_strategy": getattr(self.chunker, "name", ""),
                     }
                 )
             self._encoder = self.sparse_encoder.with_avg_len(float(avg_len))
         return self._encoder
 
-    def _report(self, stats: IndexStats, started: float) -> None:
+    def _report(self, stats: IndexStats) -> None:
         if self.on_progress is not None:
-            stats.seconds = time.perf_counter() - started
+            stats.seconds = time.perf_counter() - self._started
             self.on_progress(stats)
-
-
-def _with_hash(chunk: Chunk, document_hash: str) -> Chunk:
-    from dataclasses import replace
-
-    return replace(chunk, document_hash=document_hash)

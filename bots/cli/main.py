@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from core.errors import ConfigError, KuraError, StoreNotFoundError
+from bots.cli.reindex import EXIT_LOCKED, reindex
+from core.errors import ConfigError, JobLockedError, KuraError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
 
@@ -124,6 +125,7 @@ def _register_subcommands() -> None:
     app.command("serve")(serve)
     app.command("slack")(slack)
     app.command("sync")(sync)
+    app.command("reindex")(reindex)
 
 
 _register_subcommands()
@@ -146,6 +148,9 @@ def main() -> None:
     except ConfigError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except JobLockedError as exc:
+        typer.echo(f"kura: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
     except StoreNotFoundError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_NO_INDEX)

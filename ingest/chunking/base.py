@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.tokens import get_encoding
-from core.types import Chunk, Document
+from core.types import Chunk, Document, Section
 
 # Strategy name -> factory(settings-like ChunkingConfig, **deps) -> Chunker
 STRATEGIES: dict[str, Callable[..., Any]] = {}
@@ -37,12 +37,17 @@ class ChunkingConfig:
     min_tokens: int = 60
     encoding: str = "cl100k_base"
     max_model_tokens: int = 256
+    # What `contextual` and `summary` build on, and the word-pieces `contextual` keeps for its prefix.
+    base_strategy: str = "tokens"
+    context_tokens: int = 64
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
             raise ValueError(f"chunk size must be at least 16 tokens, got {self.chunk_tokens}")
         if not 0 <= self.overlap_tokens < self.chunk_tokens:
             raise ValueError(f"overlap ({self.overlap_tokens}) must be in [0, chunk size {self.chunk_tokens})")
+        if self.max_model_tokens < 64:
+            raise ValueError(f"the embedder's input limit must be at least 64 word-pieces, got {self.max_model_tokens}")
 
     @property
     def signature(self) -> str:
@@ -68,19 +73,25 @@ class TokenCounter:
         return self._model_pieces is not None
 
 
+def sections_with_offsets(document: Document) -> list[tuple[int, Section]]:
+    """Non-empty sections with their offsets in ``Document.text``."""
+    out: list[tuple[int, Section]] = []
+    offset = 0
+    for section in document.sections:
+        if not section.text.strip():
+            continue
+        out.append((offset, section))
+        offset += len(section.text) + 2  # the "\n\n" joining sections in Document.text
+    return out
+
+
 class SectionIndex:
     """Maps a character offset in ``Document.text`` back to the section (and heading path) it falls in."""
 
     def __init__(self, document: Document) -> None:
-        self.starts: list[int] = []
-        self.sections = []
-        offset = 0
-        for section in document.sections:
-            if not section.text.strip():
-                continue
-            self.starts.append(offset)
-            self.sections.append(section)
-            offset += len(section.text) + 2  # the "\n\n" joining sections in Document.text
+        located = sections_with_offsets(document)
+        self.starts = [offset for offset, _ in located]
+        self.sections = [section for _, section in located]
 
     def heading_path_at(self, offset: int) -> tuple[str, ...]:
         if not self.sections:
@@ -93,6 +104,39 @@ def title_prefix(document: Document, heading_path: tuple[str, ...]) -> str:
     """The context line put before a chunk's text for embedding and BM25: title and heading path."""
     crumbs = [document.title, *[h for h in heading_path if h != document.title]]
     return " > ".join(c for c in crumbs if c)
+
+
+def truncate_to_pieces(counter: TokenCounter, text: str, limit: int) -> str:
+    """The longest beginning of ``text`` within ``limit`` embedder word-pieces ([CLS]/[SEP] included)."""
+    if counter.model_pieces(text) <= limit:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # binary search over characters: a dozen tokenizer calls for a long text
+        mid = (lo + hi + 1) // 2
+        if counter.model_pieces(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip()
+
+
+def fit_prefix(counter: TokenCounter, prefix: str, text: str, limit: int) -> str:
+    """``prefix`` cut at its end so that ``prefix + "\n" + text`` stays within ``limit`` embedder word-pieces.
+
+    Returns "" when the text leaves no room. Word-piece counts include
+    [CLS]/[SEP], which the joined text has once, not twice.
+    """
+    if not prefix or counter.model_pieces(f"{prefix}\n{text}") <= limit:
+        return prefix
+    room = limit - counter.model_pieces(text) + 2 - 1  # specials counted once; one piece for the newline
+    if room <= 2:
+        return ""
+    cut = truncate_to_pieces(counter, prefix, room)
+    return cut if counter.model_pieces(f"{cut}\n{text}") <= limit else ""
+
+
+def with_prefix(prefix: str, text: str) -> str:
+    return f"{prefix}\n{text}" if prefix else text
 
 
 def make_chunk(
@@ -136,3 +180,24 @@ def create_chunker(name: str, config: ChunkingConfig, **deps: Any):
         known = ", ".join(sorted(STRATEGIES))
         raise ValueError(f"unknown chunking strategy {name!r}; known: {known}") from None
     return factory(config, **deps)
+
+
+# Strategies that wrap another one; they cannot be a base themselves.
+_WRAPPERS = ("contextual", "summary")
+
+
+def create_base_chunker(config: ChunkingConfig, wrapper: str, **deps: Any):
+    """The strategy a wrapping strategy (``contextual``, ``summary``) builds on: ``config.base_strategy``."""
+    if config.base_strategy in _WRAPPERS:
+        raise ValueError(f"{wrapper!r} cannot build on {config.base_strategy!r}; use tokens or structure "
+                         "(KURA_CHUNK_BASE_STRATEGY)")
+    return create_chunker(config.base_strategy, config, **deps)
+
+
+def breadcrumb(document: Document, heading_path: tuple[str, ...] = ()) -> str:
+    """Where a chunk sits: the page's ancestors (``metadata["breadcrumb"]``), its title, then the heading path."""
+    ancestors = document.metadata.get("breadcrumb") or ()
+    if isinstance(ancestors, str):
+        ancestors = [a.strip() for a in ancestors.replace(" > ", "/").split("/")]
+    crumbs = [str(a) for a in ancestors if str(a).strip()]
+    return " > ".join([*crumbs, title_prefix(document, heading_path)]).strip(" >")

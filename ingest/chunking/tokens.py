@@ -21,7 +21,16 @@ from collections.abc import Callable
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from core.types import Chunk, Document
-from ingest.chunking.base import ChunkingConfig, SectionIndex, TokenCounter, make_chunk, register, title_prefix
+from ingest.chunking.base import (
+    ChunkingConfig,
+    SectionIndex,
+    TokenCounter,
+    fit_prefix,
+    make_chunk,
+    register,
+    title_prefix,
+    with_prefix,
+)
 
 SENTENCE_SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "; ", "；", "、", ", ", " ", ""]
 # [CLS]/[SEP] plus room for the title and heading prefix added before embedding.
@@ -38,7 +47,8 @@ class TokenChunker:
         self.config = config
         self.counter = TokenCounter(config.encoding, model_pieces)
         self.signature = f"tokens/{config.signature}"
-        self._room = max(16, config.max_model_tokens - _RESERVED_PIECES)
+        # Word-pieces a chunk's own text may use: the input limit less [CLS]/[SEP] and the prefix.
+        self.room = max(16, config.max_model_tokens - _RESERVED_PIECES)
 
     def effective_size(self, text: str) -> int:
         """The token budget for this text: the configured size, shrunk where the embedder's word-pieces bind first.
@@ -51,7 +61,7 @@ class TokenChunker:
             return size
         tokens = max(1, self.counter.tokens(text))
         ratio = self.counter.model_pieces(text) / tokens
-        return max(16, min(size, int(self._room / max(ratio, 1e-6))))
+        return max(16, min(size, int(self.room / max(ratio, 1e-6))))
 
     def spans(self, text: str, size: int | None = None, overlap: int | None = None) -> list[tuple[int, str]]:
         """(start offset, text) windows of ``text``, short ones merged into a neighbour, all within the model limit."""
@@ -69,7 +79,7 @@ class TokenChunker:
     def _fit_model_limit(self, span: tuple[int, str], size: int) -> list[tuple[int, str]]:
         """A window whose word-pieces still overflow (unusual text) is re-split with a smaller budget."""
         start, piece = span
-        if not self.counter.has_model_counter or self.counter.model_pieces(piece) <= self._room or size <= 16:
+        if not self.counter.has_model_counter or self.counter.model_pieces(piece) <= self.room or size <= 16:
             return [span]
         return [(start + s, t) for s, t in self.spans(piece, size=max(16, size * 2 // 3), overlap=0)]
 
@@ -82,7 +92,7 @@ class TokenChunker:
                 candidate = text[prev_start : start + len(piece)].strip()
                 # Allow a merged window to exceed the budget by the short part, never the model's input limit.
                 if self.counter.tokens(candidate) <= size + self.config.min_tokens and (
-                    self.counter.model_pieces(candidate) <= self._room
+                    self.counter.model_pieces(candidate) <= self.room
                 ):
                     merged[-1] = (prev_start, candidate)
                     continue
@@ -102,13 +112,13 @@ class TokenChunker:
         chunks: list[Chunk] = []
         for start, piece in self.spans(text):
             heading = sections.heading_path_at(base_offset + start)
-            prefix = title_prefix(document, heading)
+            prefix = fit_prefix(self.counter, title_prefix(document, heading), piece, self.config.max_model_tokens)
             chunks.append(
                 make_chunk(
                     document,
                     ordinal=first_ordinal + len(chunks),
                     text=piece,
-                    index_text=f"{prefix}\n{piece}" if prefix else piece,
+                    index_text=with_prefix(prefix, piece),
                     heading_path=heading,
                     token_count=self.counter.tokens(piece),
                     strategy=self.name,
@@ -120,14 +130,23 @@ class TokenChunker:
 
 
 def _locate(text: str, pieces: list[str]) -> list[tuple[int, str]]:
-    """Offsets of consecutive, possibly overlapping pieces of ``text``."""
+    """Offsets of consecutive, possibly overlapping pieces of ``text``.
+
+    A piece starts after the previous one's start and, when they overlap, no
+    later than the previous one's end: the last match in that window is taken
+    (then the first after it). Taking the first match after the previous start
+    instead pinned every piece of repeated text (the same sentence many times)
+    one sentence further and left the rest of the text in no chunk.
+    """
     out: list[tuple[int, str]] = []
-    cursor = 0
+    prev_start, prev_end = -1, 0
     for piece in pieces:
-        at = text.find(piece, cursor)
+        at = text.rfind(piece, prev_start + 1, prev_end + len(piece))
         if at < 0:
-            at = text.find(piece)
+            at = text.find(piece, prev_end)
+        if at < 0:  # periodic text let earlier pieces drift right: place this one as late as it occurs
+            at = text.rfind(piece)
         out.append((at, piece))
         if at >= 0:
-            cursor = at + 1
+            prev_start, prev_end = at, at + len(piece)
     return out
