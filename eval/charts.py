@@ -67,7 +67,9 @@ def chunk_size_chart(runs: list[dict], indexes: dict) -> bytes:
         sizes = sorted({(ix.get("mean_tokens", 0.0), name) for name, ix in indexes.items()})
         if sizes:
             # Strategies name the x positions, so overlapping lines need no labels of their own.
-            ax.set_xticks([x for x, _ in sizes], [f"{name}\n{x:.0f}" for x, name in sizes], fontsize=7)
+            # Every other label one step lower: strategies of nearly equal size would print over each other.
+            labels = [("\n\n" if i % 2 else "") + f"{name}\n{x:.0f}" for i, (x, name) in enumerate(sizes)]
+            ax.set_xticks([x for x, _ in sizes], labels, fontsize=7)
         ax.set_xlabel("strategy and its mean chunk size (tokens)")
         ax.set_ylim(0, 1.05)
         ax.set_title(title, fontsize=10)

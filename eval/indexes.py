@@ -42,6 +42,7 @@ class ChunkStats:
     mean_tokens: float = 0.0
     mean_chars: float = 0.0
     offset_errors: int = 0  # chunks whose start_char does not locate their text in Document.text
+    synthetic: int = 0  # chunks that are not spans of their document by design (start_char -1: summaries)
     build_seconds: float = 0.0
     chunker: str = ""
     cached: bool = False
@@ -52,7 +53,7 @@ class ChunkStats:
         errors = sum(
             1
             for c in chunks
-            if c.start_char < 0 or texts.get(c.document_id, "")[c.start_char : c.start_char + len(c.text)] != c.text
+            if c.start_char >= 0 and texts.get(c.document_id, "")[c.start_char : c.start_char + len(c.text)] != c.text
         )
         n = max(1, len(chunks))
         return cls(
@@ -60,6 +61,7 @@ class ChunkStats:
             mean_tokens=sum(c.token_count for c in chunks) / n,
             mean_chars=sum(len(c.text) for c in chunks) / n,
             offset_errors=errors,
+            synthetic=sum(1 for c in chunks if c.start_char < 0),
         )
 
 
@@ -101,7 +103,9 @@ class EvalIndexes:
             if not size_spec:
                 return self.kura.chunker(name)  # exactly as serving builds it, collaborators included
             config = _resized(self.kura.chunking_config(), size_spec, strategy)
-            return create_chunker(name, config, model_pieces=self.kura.embedder.count_word_pieces)
+            return create_chunker(
+                name, config, model_pieces=self.kura.embedder.count_word_pieces, summarizer=self.kura.summarizer
+            )
         except ValueError as exc:  # unknown strategy: the registry names the known ones
             raise EvalError(str(exc)) from exc
 
@@ -139,7 +143,7 @@ class EvalIndexes:
             chunk_stats.chunker = recorder.signature
             stats_file.write_text(json.dumps(asdict(chunk_stats)), encoding="utf-8")
         elif stats_file.exists() and not recorder.chunks:
-            chunk_stats = ChunkStats(**json.loads(stats_file.read_text(encoding="utf-8")))
+            chunk_stats = ChunkStats(**{**asdict(ChunkStats()), **json.loads(stats_file.read_text(encoding="utf-8"))})
             chunk_stats.cached = True
         else:
             # Part of the index was already there (an interrupted build): measure on a fresh split.
@@ -149,7 +153,7 @@ class EvalIndexes:
             stats_file.write_text(json.dumps(asdict(chunk_stats)), encoding="utf-8")
         if chunk_stats.offset_errors:
             logger.warning(
-                "strategy %s: %d of %d chunks have no valid start_char; relevance falls back to text matching",
+                "strategy %s: %d of %d chunks have a start_char that does not locate their text; they count as irrelevant",
                 strategy,
                 chunk_stats.offset_errors,
                 chunk_stats.chunks,

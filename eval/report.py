@@ -59,12 +59,13 @@ def format_value(metric: str, value) -> str:
 def best_values(runs: list[dict]) -> dict[str, float]:
     """Per ranked column, the best value over the runs (highest, or lowest for latencies).
 
-    A column where every run scores the same has no best: highlighting all of it would say nothing.
+    Values compare as shown (3 decimals, latencies 1), so a highlighted cell never looks equal to a plain one.
+    A column where every run shows the same has no best: highlighting all of it would say nothing.
     """
     best = {}
     for metric, _, higher in TABLE_COLUMNS:
-        values = [r["metrics"].get(metric) for r in runs if r["metrics"].get(metric) is not None]
-        if higher is None or len({round(v, 6) for v in values}) < 2:
+        values = [float(format_value(metric, r["metrics"].get(metric))) for r in runs if r["metrics"].get(metric) is not None]
+        if higher is None or len(set(values)) < 2:
             continue
         best[metric] = max(values) if higher else min(values)
     return best
@@ -79,7 +80,7 @@ def table_rows(results: dict, columns=TABLE_COLUMNS) -> list[dict]:
         cells = []
         for metric, _, _ in columns:
             value = run["metrics"].get(metric)
-            is_best = value is not None and metric in best and round(value, 6) == round(best[metric], 6)
+            is_best = value is not None and metric in best and float(format_value(metric, value)) == best[metric]
             cells.append({"text": format_value(metric, value), "best": is_best})
         rows.append({"strategy": run["strategy"], "retriever": run["retriever"], "answerer": run["answerer"], "cells": cells})
     return rows

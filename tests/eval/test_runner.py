@@ -121,3 +121,16 @@ def test_llm_answerer_and_llm_judge_through_the_openai_client(tmp_path, embedder
     assert verdicts and all(r["logprobs"] and r["top_logprobs"] == 5 for r in verdicts)
     assert run["metrics"]["groundedness"] == 1.0  # every claim judged supported with P(yes) ~0.95
     assert run["metrics"]["citation_precision"] == 1.0
+
+
+def test_every_registered_strategy_is_evaluated_by_name(kura, tiny_squad):
+    from ingest.chunking import STRATEGIES
+
+    dataset = load_dataset(tiny_squad)
+    names = tuple(sorted(STRATEGIES))
+    results = EvalRunner(kura, dataset, RunConfig(strategies=names, retrievers=("bm25",), judge="none")).run()
+    assert [r["strategy"] for r in results["runs"]] == list(names)
+    for name in names:
+        assert results["indexes"][name]["offset_errors"] == 0, name  # start_char locates every span chunk
+    if "summary" in names:  # one synthetic summary chunk per document, not a span of it
+        assert results["indexes"]["summary"]["synthetic"] == len(dataset.documents)
