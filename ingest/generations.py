@@ -15,10 +15,12 @@ Two backends, one small interface the re-index job uses:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
 import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Names of generations made by re-index runs: only these are ever removed as stale.
 _PREFIX = "gen-"
+# Beside meta.json: the document hashes of a finished generation, so a run can compare without opening it.
+_MANIFEST = "documents.json"
 
 
 def _stamp() -> str:
@@ -56,6 +60,11 @@ class IndexGenerations(Protocol):
     def remove(self, name: str) -> None: ...
 
     def names(self) -> list[str]: ...
+
+    def manifest(self, name: str) -> dict[str, str] | None:
+        """document_id -> hash of a generation, read without opening it; None when unknown or out of date."""
+
+    def write_manifest(self, name: str, hashes: dict[str, str]) -> None: ...
 
 
 class EdgeGenerations:
@@ -94,6 +103,25 @@ class EdgeGenerations:
 
     def remove(self, name: str) -> None:
         shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def manifest(self, name: str) -> dict[str, str] | None:
+        path = self.root / name / _MANIFEST
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        # Valid only while meta.json is the one it was written with: every pipeline run that changes a store
+        # rewrites meta.json (a new file), so `kura ingest` or `kura sync` writing in place invalidates it.
+        return data["hashes"] if data.get("meta") == self._meta_stamp(name) else None
+
+    def write_manifest(self, name: str, hashes: dict[str, str]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.root / name, prefix=".manifest-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"meta": self._meta_stamp(name), "hashes": hashes}, fh)
+        os.replace(tmp, self.root / name / _MANIFEST)
+
+    def _meta_stamp(self, name: str) -> list[int]:
+        stat = (self.root / name / "meta.json").stat()
+        return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
 
     def names(self) -> list[str]:
         """The generations made by re-index runs, and half-made copies a crash left behind."""
@@ -156,6 +184,12 @@ class ServerGenerations:
         # The alias name is never deleted: after a switch it names the alias, and deleting it drops the target.
         if name not in (self.alias, self._alias_target()) and self.client.collection_exists(name):
             self.client.delete_collection(name)
+
+    def manifest(self, name: str) -> dict[str, str] | None:
+        return None  # incremental runs update a server collection in place: nothing to spare
+
+    def write_manifest(self, name: str, hashes: dict[str, str]) -> None:
+        pass
 
     def names(self) -> list[str]:
         prefix = f"{self.alias}_{_PREFIX}".replace("-", "_")

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -148,6 +149,8 @@ class IndexPipeline:
             gone = [d for d in known if d.startswith(scoped) and d not in seen]
             self._delete(gone, known, stats)
         if stats.chunks_embedded or stats.documents_deleted or stats.documents_updated:
+            # Recorded so that anything describing the store's content (a re-index manifest) sees it changed.
+            self.store.set_meta({"changed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             self.store.flush()  # a run that changed nothing costs no disk write
         stats.seconds = time.perf_counter() - started
         self._report(stats)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from core.protocols import Connector, DocumentFailure, SyncBatch
 from core.store import ChunkStore
+from ingest.cow_store import CopyOnWriteStore
 from ingest.generations import IndexGenerations
 from ingest.pipeline import IndexPipeline, IndexStats
 from ingest.reindex_check import CheckResult, SourceListing, check_index
@@ -156,7 +157,7 @@ class ReindexJob:
         if record is None:
             record = self._start(serving, full=full, strategy=strategy)
         mode = record["mode"]
-        store = self.generations.open(record["name"])
+        store = self._open(record)
         try:
             if record.get("strategy") is None:  # incremental: keep the strategy the serving index was built with
                 record["strategy"] = store.get_meta().get("chunk_strategy") or self.default_strategy
@@ -172,6 +173,8 @@ class ReindexJob:
             if record["name"] == serving:  # updated in place (server backend): nothing to switch
                 result.documents, result.chunks = len(store.document_hashes()), store.count()
                 return result
+            if isinstance(store, CopyOnWriteStore) and not store.copied:
+                return result  # nothing was written: nothing to copy, check or switch
             changed = stats.documents_added + stats.documents_updated + stats.documents_deleted
             if mode == "incremental" and not changed and not resumed and not failed_sources:
                 store.close()
@@ -213,14 +216,24 @@ class ReindexJob:
             return {"name": serving, "mode": "incremental", "strategy": None, "base": serving, "started": started}
         if not full and serving is not None:
             name = self.generations.new_name()
-            self.generations.copy(serving, name)  # appears complete or not at all
             record = {"name": name, "mode": "incremental", "strategy": None, "base": serving, "started": started}
+            if self.generations.manifest(serving) is not None:
+                return {**record, "copy_on_write": True}  # recorded as pending by the first write (see _open)
+            self.generations.copy(serving, name)  # appears complete or not at all
         else:
             name = self.generations.new_name()
             record = {"name": name, "mode": "full", "strategy": strategy or self.default_strategy, "base": serving,
                       "started": started}
         self.pending.write(record)  # before anything is written to the new generation
         return record
+
+    def _open(self, record: dict) -> ChunkStore:
+        if not record.get("copy_on_write"):
+            return self.generations.open(record["name"])
+        pending = {k: v for k, v in record.items() if k != "copy_on_write"}
+        return CopyOnWriteStore(self.generations, record["base"], record["name"],
+                                self.generations.manifest(record["base"]) or {},
+                                before_copy=lambda: self.pending.write(pending))
 
     def _index(self, pipeline: IndexPipeline, listing: SourceListing, failed_sources: list[str], *, full: bool,
                expected: int) -> IndexStats:
@@ -276,6 +289,7 @@ class ReindexJob:
         store.set_meta({"documents": check.documents, "chunks": check.chunks,
                         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         store.close()  # the embedded engine lets one process hold a store: readers open it after the switch
+        self.generations.write_manifest(record["name"], check.hashes)
         self.generations.switch(record["name"])
         result.switched, result.index = True, record["name"]
         self.pending.clear()

@@ -39,9 +39,13 @@ class SourceListing:
 
 @dataclass
 class CheckResult:
-    documents: int
+    hashes: dict[str, str]  # document_id -> hash of everything in the new index
     chunks: int
     problems: list[str]
+
+    @property
+    def documents(self) -> int:
+        return len(self.hashes)
 
     @property
     def ok(self) -> bool:
@@ -51,7 +55,8 @@ class CheckResult:
 def check_index(store: ChunkStore, listing: SourceListing, pipeline, *, serving_documents: int,
                 min_share: float) -> CheckResult:
     """Counts and a smoke query on ``store``; ``pipeline`` supplies the embedder and BM25 encoder it was built with."""
-    indexed = set(store.document_hashes())
+    hashes = store.document_hashes()
+    indexed = set(hashes)
     chunks = store.count()
     problems: list[str] = []
     missing = listing.with_text - listing.failed - listing.deleted - indexed
@@ -69,7 +74,7 @@ def check_index(store: ChunkStore, listing: SourceListing, pipeline, *, serving_
     probe = listing.probe
     if probe is not None and probe.id in indexed and not _smoke_query_finds(store, pipeline, probe):
         problems.append(f"the smoke query for {probe.id} ({probe.title!r}) did not find it")
-    return CheckResult(len(indexed), chunks, problems)
+    return CheckResult(hashes, chunks, problems)
 
 
 def _smoke_query_finds(store: ChunkStore, pipeline, probe: Document) -> bool:

@@ -52,7 +52,7 @@ class CompiledEmbedder:
         self.threads = threads or os.cpu_count() or 1
         self.calibration_texts = calibration_texts
         self._lock = threading.Lock()
-        self._run: Callable[[dict], np.ndarray] | None = None
+        self._run: Callable[[list[dict]], list[np.ndarray]] | None = None
         self._tokenizer = None
         self._counter = None
         self._max_seq_length = 256
@@ -87,23 +87,41 @@ class CompiledEmbedder:
                 logger.info("loaded embedding model %s on %s", self.model_name, self.backend)
         return self._run
 
-    def _session(self, model_file: Path) -> Callable[[dict], np.ndarray]:
+    def _session(self, model_file: Path) -> Callable[[list[dict]], list[np.ndarray]]:
+        """A function from input batches to their last hidden states, in order."""
         if self.backend.startswith("openvino"):
             import openvino as ov
 
-            config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT"}
+            # Two inference streams of half the threads each, fed batches asynchronously: on 2 cores this ran
+            # ~1.3x faster than one request with both threads, and ~2x faster than one THROUGHPUT request.
+            streams = max(1, min(2, self.threads))
+            config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT",
+                      "NUM_STREAMS": streams}
             if self.backend == "openvino":
                 config["INFERENCE_PRECISION_HINT"] = "f32"  # it picks bf16 on CPUs that have it otherwise
             compiled = ov.Core().compile_model(str(model_file), "CPU", config)
-            request = compiled.create_infer_request()
-            return lambda feed: request.infer(feed)[compiled.output(0)]
+            queue = ov.AsyncInferQueue(compiled, streams)
+
+            def run_openvino(feeds: list[dict]) -> list[np.ndarray]:
+                results: list[np.ndarray | None] = [None] * len(feeds)
+
+                def done(request, index: int) -> None:
+                    results[index] = request.get_output_tensor(0).data.copy()
+
+                queue.set_callback(done)
+                for index, feed in enumerate(feeds):
+                    queue.start_async(feed, index)
+                queue.wait_all()
+                return results
+
+            return run_openvino
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        return lambda feed: session.run(None, feed)[0]
+        return lambda feeds: [session.run(None, feed)[0] for feed in feeds]
 
     # --- the Embedder interface ---------------------------------------------------------------
     @property
@@ -140,16 +158,18 @@ class CompiledEmbedder:
         run = self._load()
         # Similar lengths batched together waste less on padding (sentence-transformers sorts the same way).
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        vectors: list[np.ndarray] = []
+        feeds = []
         for start in range(0, len(texts), self.batch_size):
             batch = [texts[i] for i in order[start : start + self.batch_size]]
             encoded = self._tokenizer(batch, padding=True, truncation=True, max_length=self._max_seq_length,
                                       return_tensors="np")
-            feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
-            hidden = run(feed)
+            feeds.append({name: encoded[name].astype(np.int64) for name in INPUTS})
+        vectors = []
+        with self._lock:  # one inference queue per model: callers in several threads take turns
+            hidden_states = run(feeds)
+        for feed, hidden in zip(feeds, hidden_states):
             mask = feed["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            vectors.append(pooled)
+            vectors.append((hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None))
         out = np.concatenate(vectors).astype(np.float32)
         out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
         result = np.empty_like(out)

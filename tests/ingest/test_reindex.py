@@ -130,6 +130,42 @@ def test_changes_go_into_a_new_generation_and_the_old_one_goes(env):
     store.close()
 
 
+def test_incremental_runs_work_while_a_reader_holds_the_serving_index(env):
+    job, docs, counting, tmp = env
+    first = job().run()
+    reader = serving_store(tmp / "index")  # like the web app: the embedded engine lets one holder open it
+    assert reader.count() == first.chunks
+    generations = EdgeGenerations(tmp / "index")
+    try:
+        assert generations.manifest(first.index) is not None
+        calls = counting.calls
+        idle = job().run()  # compares against the manifest: no copy, nothing written
+        assert not idle.switched and counting.calls == calls
+        assert generations.names() == [first.index] and not (tmp / "state" / "reindex.json").exists()
+        (docs / "canteen.md").write_text("# Canteen\n\nThe canteen opens at 11:30 on weekdays.", encoding="utf-8")
+        changed = job().run()  # the first write copies the held index
+        assert changed.switched and changed.stats.documents_added == 1
+        assert reader.count() == first.chunks  # the old generation kept serving its reader meanwhile
+    finally:
+        reader.close()
+
+
+def test_a_store_written_in_place_is_compared_in_full(env, embedder):
+    job, _, _, tmp = env
+    first = job().run()
+    # `kura ingest` / `kura sync` write the serving index in place: the manifest no longer describes it.
+    store = serving_store(tmp / "index")
+    victim = next(iter(store.document_hashes()))
+    from core.protocols import SyncBatch
+
+    chunker = create_chunker("tokens", ChunkingConfig(chunk_tokens=60, overlap_tokens=10, min_tokens=20))
+    IndexPipeline(store, chunker, embedder, BM25Encoder()).index([SyncBatch(deleted_ids=[victim])])
+    store.close()
+    assert EdgeGenerations(tmp / "index").manifest(first.index) is None
+    repaired = job().run()
+    assert repaired.stats.documents_added == 1 and repaired.switched and repaired.documents == len(TOPICS)
+
+
 def test_full_rebuild_with_another_strategy_sticks(env):
     job, _, counting, tmp = env
     job().run()
