@@ -22,6 +22,23 @@ from core.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 # One kana or CJK character, the whole of a word-piece (after a "##" or sentencepiece "▁" marker).
+def unreadable_share(tokenizer, text: str) -> float:
+    """Share of the text's word-pieces the model cannot read: high means it is blind to this language.
+
+    A piece is unreadable when it is [UNK] or a lone CJK / kana character:
+    an English vocabulary such as MiniLM's knows single kanji and kana but no
+    Japanese words, so it cuts Japanese into characters whose vectors carry
+    no meaning (measured on JSQuAD: only 7% of questions reach 10% [UNK],
+    yet 99.9% are at least half lone characters; English text scores 0).
+    Shared by every embedding backend so they route queries alike.
+    """
+    pieces = tokenizer.tokenize(text)
+    if not pieces:
+        return 0.0
+    unknown = tokenizer.unk_token
+    return sum(1 for p in pieces if p == unknown or _LONE_CJK.match(p.removeprefix("##"))) / len(pieces)
+
+
 _LONE_CJK = re.compile(r"^▁?[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]$")
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -120,17 +137,5 @@ class SentenceTransformerEmbedder:
         return len(self._load().tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def unknown_share(self, text: str) -> float:
-        """Share of the text's word-pieces the model cannot read: high means it is blind to this language.
-
-        A piece is unreadable when it is [UNK] or a lone CJK / kana character:
-        an English vocabulary such as MiniLM's knows single kanji and kana but no
-        Japanese words, so it cuts Japanese into characters whose vectors carry
-        no meaning (measured on JSQuAD: only 7% of questions reach 10% [UNK],
-        yet 99.9% are at least half lone characters; English text scores 0).
-        """
-        tokenizer = self._load().tokenizer
-        pieces = tokenizer.tokenize(text)
-        if not pieces:
-            return 0.0
-        unknown = tokenizer.unk_token
-        return sum(1 for p in pieces if p == unknown or _LONE_CJK.match(p.removeprefix("##"))) / len(pieces)
+        """Share of the text's word-pieces the model cannot read (see ``unreadable_share``)."""
+        return unreadable_share(self._load().tokenizer, text)
