@@ -4,10 +4,13 @@ Shared by the LLM answerer (to flag unsupported answer sentences) and the eval
 module (groundedness). It needs no LLM, so it runs everywhere and is
 deterministic:
 
-* lexical support — the share of the claim's content terms (BM25 tokenizer,
-  light English stemming) that occur in the cited sources;
+* lexical support — which of the claim's content terms (BM25 tokenizer, light
+  English stemming) occur in the cited sources, and whether the claim's
+  polarity (negated or not) matches the source sentence that fits it best;
 * optional dense support — the best cosine similarity between the claim and a
   source, when an embedder is passed in;
+* these combine into one score through weights fitted on labelled NLI data
+  (``chat/support_model.py``); 0.5 is the balanced decision point;
 * hard checks — every number (dates and times included) in the claim must occur
   in a source sentence that shares at least ``number_context_terms`` of the
   claim's words (so "12" somewhere else in a long page does not back up "12
@@ -23,6 +26,7 @@ The interface is ``core.protocols.SupportScorer``: ``score(claim, sources)``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chat.support_model import DENSE_MODEL, LEXICAL_MODEL, SupportModel, negated
 from core.protocols import Embedder
 from retrieval.tokenize import tokenize
 
@@ -70,9 +75,14 @@ def _stem(term: str) -> str:
     return term
 
 
-def content_terms(text: str) -> set[str]:
-    """The stemmed BM25 terms of a text (citation markers removed)."""
-    return {_stem(t) for t in tokenize(_CITATION.sub(" ", text))}
+@functools.lru_cache(maxsize=50_000)
+def content_terms(text: str) -> frozenset[str]:
+    """The stemmed BM25 terms of a text (citation markers removed).
+
+    Cached: the answerer and eval score many claims against the same source
+    sentences, and Sudachi tokenization is most of a check's cost.
+    """
+    return frozenset(_stem(t) for t in tokenize(_CITATION.sub(" ", text)))
 
 
 def numbers_in(text: str) -> set[str]:
@@ -117,6 +127,8 @@ class SupportCheck:
     missing_numbers: tuple[str, ...]
     missing_names: tuple[str, ...]
     missing_addresses: tuple[str, ...] = ()
+    negation_mismatch: bool = False
+    claim_terms: int = 0
 
     @property
     def hard_checks_passed(self) -> bool:
@@ -124,26 +136,25 @@ class SupportCheck:
 
 
 class OfflineSupportScorer:
-    """Scores claim support from term overlap, optional embeddings and number/name checks."""
+    """Scores claim support from term overlap, polarity, optional embeddings and number/name checks."""
 
-    name = "offline-support-v1"
+    name = "offline-support-v2"
 
     def __init__(
         self,
         embedder: Embedder | None = None,
         *,
-        dense_weight: float = 0.3,
+        model: SupportModel | None = None,
         hard_check_cap: float = 0.0,
         number_context_terms: int = 2,
     ) -> None:
-        if not 0.0 <= dense_weight <= 1.0:
-            raise ValueError("dense_weight must be between 0 and 1")
         if not 0.0 <= hard_check_cap <= 1.0:
             raise ValueError("hard_check_cap must be between 0 and 1")
         self.embedder = embedder
-        self.dense_weight = dense_weight if embedder is not None else 0.0
+        self.model = model or (DENSE_MODEL if embedder is not None else LEXICAL_MODEL)
         self.hard_check_cap = hard_check_cap
         self.number_context_terms = number_context_terms
+        self._vectors: dict[str, np.ndarray] = {}  # text -> embedding: eval scores the same chunks many times
 
     def score(self, claim: str, sources: Sequence[str]) -> float:
         """How well ``sources`` together support ``claim``, 0..1."""
@@ -155,10 +166,10 @@ class OfflineSupportScorer:
         claim_terms = content_terms(claim)
         if not sources or not claim_terms:
             # Nothing to check against, or a claim with no content words ("Yes.") supports nothing.
-            return SupportCheck(0.0, 0.0, None, tuple(sorted(claim_terms)), (), ())
+            return SupportCheck(0.0, 0.0, None, tuple(sorted(claim_terms)), (), (), claim_terms=len(claim_terms))
 
         joined = "\n".join(sources)
-        source_terms = content_terms(joined)
+        source_terms = frozenset().union(*(content_terms(s) for s in sources))
         missing_terms = sorted(claim_terms - source_terms)
         lexical = 1.0 - len(missing_terms) / len(claim_terms)
 
@@ -171,7 +182,10 @@ class OfflineSupportScorer:
         missing_addresses = sorted(a for a in addresses_in(claim) if a not in source_text)
 
         dense = self._dense(claim, sources) if self.embedder is not None else None
-        score = lexical if dense is None else (1 - self.dense_weight) * lexical + self.dense_weight * dense
+        mismatch = negated(_CITATION.sub(" ", claim)) != negated(self._best_sentence(claim_terms, sources))
+        score = self.model.score(
+            missing_terms=len(missing_terms), claim_terms=len(claim_terms), negation_mismatch=mismatch, dense=dense
+        )
         if missing_numbers or missing_names or missing_addresses:
             score = min(score, self.hard_check_cap)
         return SupportCheck(
@@ -182,7 +196,15 @@ class OfflineSupportScorer:
             missing_numbers=tuple(missing_numbers),
             missing_names=tuple(missing_names),
             missing_addresses=tuple(missing_addresses),
+            negation_mismatch=mismatch,
+            claim_terms=len(claim_terms),
         )
+
+    @staticmethod
+    def _best_sentence(claim_terms: set[str], sources: Sequence[str]) -> str:
+        """The source sentence sharing most of the claim's terms: where the claim's polarity is compared."""
+        sentences = [s for source in sources for s in _SOURCE_SENTENCE.split(source) if s.strip()]
+        return max(sentences, key=lambda s: len(content_terms(s) & claim_terms), default="")
 
     def _missing_numbers(self, claim: str, claim_terms: set[str], sources: Sequence[str]) -> list[str]:
         """The claim's numbers that no source sentence sharing enough of the claim's words contains."""
@@ -202,7 +224,12 @@ class OfflineSupportScorer:
     def _dense(self, claim: str, sources: Sequence[str]) -> float:
         """Best cosine similarity between the claim and any one source, clipped to 0..1."""
         query = np.asarray(self.embedder.embed_query(_CITATION.sub(" ", claim)), dtype=np.float32)
-        docs = np.asarray(self.embedder.embed_documents(list(sources)), dtype=np.float32)
+        new = [s for s in dict.fromkeys(sources) if s not in self._vectors]
+        if new:
+            if len(self._vectors) > 20000:
+                self._vectors.clear()  # bounded memory; a cache miss only costs an embedding
+            self._vectors.update(zip(new, np.asarray(self.embedder.embed_documents(new), dtype=np.float32)))
+        docs = np.stack([self._vectors[s] for s in sources])
         query = query / (np.linalg.norm(query) or 1.0)
         norms = np.linalg.norm(docs, axis=1, keepdims=True)
         docs = docs / np.where(norms == 0, 1.0, norms)

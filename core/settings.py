@@ -88,11 +88,11 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, ge=1)
     unk_threshold: float = Field(
-        0.10,
+        0.5,
         ge=0,
         le=1,
-        description="Share of [UNK] word-pieces in a query above which the embedder is deemed blind to its language "
-        "and the hybrid leans on BM25 alone.",
+        description="Share of unreadable word-pieces ([UNK] or lone CJK characters) in a query above which the embedder "
+        "is deemed blind to its language and the hybrid leans on BM25 alone.",
     )
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
     llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
     llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
+
+    # --- evaluation ------------------------------------------------------------------
+    eval_judge_model: str | None = Field(None, description="Model of the LLM groundedness judge; unset = KURA_LLM_MODEL.")
+    eval_judge_base_url: str | None = Field(None, description="Judge endpoint; unset = KURA_LLM_BASE_URL.")
+    eval_judge_api_key: SecretStr | None = Field(None, description="Judge API key; unset = KURA_LLM_API_KEY.")
+    eval_judge_prompt_version: str = Field("v1", description="Folder under eval/prompts/{judge,decompose}/.")
+    eval_judge_threshold: float = Field(0.5, ge=0, le=1, description="P(yes) at or above which the judge calls a claim supported.")
+    eval_judge_max_claims: int = Field(6, ge=1, description="At most this many claims are checked per answer sentence.")
 
     # --- connectors ----------------------------------------------------------------
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 
@@ -19,6 +20,9 @@ import numpy as np
 from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# One kana or CJK character, the whole of a word-piece (after a "##" or sentencepiece "▁" marker).
+_LONE_CJK = re.compile(r"^▁?[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]$")
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -116,10 +120,17 @@ class SentenceTransformerEmbedder:
         return len(self._load().tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def unknown_share(self, text: str) -> float:
-        """Share of the text's word-pieces the model does not know ([UNK]): high means it cannot read this language."""
+        """Share of the text's word-pieces the model cannot read: high means it is blind to this language.
+
+        A piece is unreadable when it is [UNK] or a lone CJK / kana character:
+        an English vocabulary such as MiniLM's knows single kanji and kana but no
+        Japanese words, so it cuts Japanese into characters whose vectors carry
+        no meaning (measured on JSQuAD: only 7% of questions reach 10% [UNK],
+        yet 99.9% are at least half lone characters; English text scores 0).
+        """
         tokenizer = self._load().tokenizer
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        unk = tokenizer.unk_token_id
-        if not ids or unk is None:
+        pieces = tokenizer.tokenize(text)
+        if not pieces:
             return 0.0
-        return sum(1 for i in ids if i == unk) / len(ids)
+        unknown = tokenizer.unk_token
+        return sum(1 for p in pieces if p == unknown or _LONE_CJK.match(p.removeprefix("##"))) / len(pieces)

@@ -114,11 +114,13 @@ def stats() -> None:
 
 def _register_subcommands() -> None:
     # Imported here so each area's commands live in their own module.
+    from bots.cli.eval import app as eval_app
     from bots.cli.feedback import feedback_app
     from bots.cli.serve import serve
     from bots.cli.slack import slack
     from bots.cli.sync import sync
 
+    app.add_typer(eval_app, name="eval")
     app.add_typer(feedback_app, name="feedback")
     app.command("serve")(serve)
     app.command("slack")(slack)

@@ -24,7 +24,8 @@ def test_well_cited_answer_is_returned_verified_with_metadata(fake):
     answer = answerer(fake).answer(QUESTION, CORPUS)
     assert not answer.abstained and answer.answerer == "llm"
     assert answer.text == GOOD
-    assert all(s.supported and s.support >= 0.9 and s.citations == (1,) for s in answer.sentences)
+    # 0.75: about the fitted ceiling of a fully supported sentence (chat/support_model.py)
+    assert all(s.supported and s.support >= 0.75 and s.citations == (1,) for s in answer.sentences)
     assert [s.document_id for s in answer.sources] == ["confluence:remote"]
     assert answer.prompt_version.startswith("answer/v1@") and answer.model == "fake-gpt"
     assert {"context", "llm", "verify", "answer"} <= set(answer.timings_ms)

@@ -49,6 +49,7 @@ def readme_commands() -> set[tuple[str, ...]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = set()
     for block in re.findall(r"```(?:sh|bash)?\n(.*?)```", text, re.S):
+        block = re.sub(r"\\\n\s*", " ", block)  # join shell line continuations
         for line in block.splitlines():
             line = line.split("#", 1)[0].strip()
             if re.match(r"^(\.venv/bin/)?kura\s", line):

@@ -1,0 +1,150 @@
+"""Per-question outcomes of a run, their aggregation into run metrics, and results.json in and out.
+
+``results.json`` holds, per run (strategy x retriever x answerer), the
+aggregated ``metrics`` and compact ``per_question`` values (what ``kura eval
+compare`` bootstraps over), plus a drill-down of failed questions (question,
+gold, top retrieved, answer) for the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import EvalError
+from eval.groundedness import AnswerSupport, summarize
+from eval.metrics import RANKING_METRICS, mean, percentile
+
+RESULTS_VERSION = 1
+MAX_FAILURES_PER_RUN = 100
+SPAN_METRICS = ("span_precision", "span_recall", "span_iou")
+
+
+@dataclass
+class QuestionResult:
+    """What happened to one question in one run."""
+
+    id: str
+    answerable: bool
+    has_evidence: bool
+    rank: int | None  # 1-based rank of the first relevant item in the top 10
+    latency_ms: float
+    answer_ms: float
+    abstained: bool
+    em: float | None = None  # None when the question has no gold answer
+    f1: float | None = None
+    contains: float | None = None
+    ranking: dict[str, float] = field(default_factory=dict)  # recall@k etc. from ranx
+    span: dict[str, float] | None = None
+    grounded: float | None = None  # supported fraction of this answer's sentences
+    answer_text: str = ""
+    retrieved: list[dict] = field(default_factory=list)  # top chunks: title, snippet, relevant
+    support: AnswerSupport | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Worth a look: evidence missed in the top 5, a wrong abstention, or an answer without the gold."""
+        if self.has_evidence and (self.rank is None or self.rank > 5):
+            return True
+        if not self.answerable:
+            return not self.abstained
+        if self.abstained:
+            return True
+        return self.contains == 0.0
+
+    def compact(self) -> dict:
+        """The per-question values compare needs (short keys keep results.json small)."""
+        out = {"id": self.id, "rank": self.rank, "abstained": self.abstained, "ms": round(self.latency_ms, 2)}
+        for key in ("em", "f1", "contains", "grounded"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = round(value, 4)
+        out.update({m: v for m, v in self.ranking.items()})
+        return out
+
+    def drill_down(self) -> dict:
+        return {
+            "id": self.id,
+            "rank": self.rank,
+            "abstained": self.abstained,
+            "answer": self.answer_text[:400],
+            "retrieved": self.retrieved,
+            "support": self.support.to_dict() if self.support else None,
+        }
+
+
+def run_metrics(questions: Sequence[QuestionResult], assessments: Sequence[AnswerSupport]) -> dict:
+    """Aggregate a run: the issue's metric names plus span overlap, latency tails and groundedness details."""
+    ranked = [q for q in questions if q.has_evidence]
+    with_gold = [q for q in questions if q.answerable and q.em is not None]
+    unanswerable = [q for q in questions if not q.answerable]
+    latencies = [q.latency_ms for q in questions]
+    metrics: dict[str, float | int | None] = {m: mean([q.ranking.get(m) for q in ranked]) for m in RANKING_METRICS}
+    for name in SPAN_METRICS:
+        metrics[f"{name}@5"] = mean([q.span[name] for q in questions if q.span])
+    metrics.update(
+        {
+            "answer_em": mean([q.em for q in with_gold]),
+            "answer_f1": mean([q.f1 for q in with_gold]),
+            "answer_contains": mean([q.contains for q in with_gold]),
+            "correct_abstain": mean([float(q.abstained) for q in unanswerable]) if unanswerable else None,
+            "abstain_rate": mean([float(q.abstained) for q in questions]),
+            "false_abstain_rate": mean([float(q.abstained) for q in questions if q.answerable]),
+        }
+    )
+    grounded = summarize(assessments) if assessments else dict.fromkeys(
+        ("groundedness", "groundedness_strict", "groundedness_any_source", "citation_precision", "citation_recall")
+    )
+    metrics.update(grounded)
+    metrics.update(
+        {
+            "latency_p50_ms": percentile(latencies, 50),
+            "latency_p95_ms": percentile(latencies, 95),
+            "answer_latency_p50_ms": percentile([q.answer_ms for q in questions], 50),
+            "questions": len(questions),
+            "questions_with_evidence": len(ranked),
+        }
+    )
+    return metrics
+
+
+def run_record(strategy: str, retriever: str, answerer: str, judge: str, questions: Sequence[QuestionResult], metrics: dict) -> dict:
+    failures = [q for q in questions if q.failed]
+    return {
+        "strategy": strategy,
+        "retriever": retriever,
+        "answerer": answerer,
+        "judge": judge,
+        "metrics": metrics,
+        "failures_total": len(failures),
+        "failures": [q.drill_down() for q in failures[:MAX_FAILURES_PER_RUN]],
+        "per_question": [q.compact() for q in questions],
+    }
+
+
+def write_results(results: dict, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    tmp.replace(path)  # never leave a half-written results file behind
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    """results.json from a run directory or the file itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EvalError(f"no results at {path}: run `kura eval run --out DIR` first") from exc
+    except ValueError as exc:
+        raise EvalError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(results, dict) or "runs" not in results:
+        raise EvalError(f"{path} is not a kura eval results file (no 'runs')")
+    return results
+
