@@ -71,17 +71,12 @@ class ReindexResult:
         return not self.problems and not self.failed_sources
 
     def to_dict(self) -> dict:
-        s = self.stats
-        return {
-            "mode": self.mode, "ok": self.ok, "switched": self.switched, "resumed": self.resumed, "index": self.index,
-            "documents_added": s.documents_added, "documents_updated": s.documents_updated,
-            "documents_deleted": s.documents_deleted, "documents_unchanged": s.documents_unchanged,
-            "documents_failed": s.documents_failed, "chunks_embedded": s.chunks_embedded,
-            "seconds": round(s.seconds, 3), "embed_seconds": round(s.embed_seconds, 3),
-            "documents": self.documents, "chunks": self.chunks, "problems": self.problems,
-            "failed_sources": self.failed_sources,
-            "failures": [{"source": f.source, "source_id": f.source_id, "reason": f.reason} for f in s.failures],
-        }
+        out = self.stats.to_dict()  # documents_added/updated/deleted/unchanged/failed, chunks_embedded, failures
+        out.update(seconds=round(self.stats.seconds, 3), embed_seconds=round(self.stats.embed_seconds, 3))
+        out.update(mode=self.mode, ok=self.ok, switched=self.switched, resumed=self.resumed, index=self.index,
+                   documents=self.documents, chunks=self.chunks, problems=self.problems,
+                   failed_sources=self.failed_sources)
+        return out
 
     def summary_line(self) -> str:
         head = f"reindex {self.mode}{' (resumed)' if self.resumed else ''}: {self.stats.summary_line()}"
