@@ -1,8 +1,9 @@
 """End-to-end ingest throughput of `kura reindex`, and the cost of a run with nothing to do.
 
-Generates a corpus of Markdown pages (English prose built from the sample
-corpus's vocabulary, headings every few paragraphs) cut into ~128-token
-chunks, then runs the real re-index job on it twice through KuraApp, exactly as
+Generates a corpus of Markdown pages (sentences of English words from the
+sample corpus's vocabulary in random order, a heading every two paragraphs)
+cut into chunks of ~128 tokens (chunk size 144, overlap 16: median 122
+tiktoken tokens, ~128 word-pieces), then runs the real re-index job on it twice through KuraApp, exactly as
 `kura reindex` does - read files, parse, chunk, embed, BM25, write Qdrant Edge,
 check, switch:
 
@@ -12,7 +13,7 @@ check, switch:
 
 Ends with one JSON line. Pin the threads (default 2, the target machine's cores):
 
-    python bench/ingest.py [--docs 300] [--threads 2] [--backend torch]
+    python bench/ingest.py [--docs 160] [--threads 2] [--backend torch|openvino-int8|...]
 """
 
 from __future__ import annotations
