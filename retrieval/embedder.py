@@ -128,9 +128,13 @@ class SentenceTransformerEmbedder:
         no meaning (measured on JSQuAD: only 7% of questions reach 10% [UNK],
         yet 99.9% are at least half lone characters; English text scores 0).
         """
-        tokenizer = self._load().tokenizer
-        pieces = tokenizer.tokenize(text)
-        if not pieces:
-            return 0.0
-        unknown = tokenizer.unk_token
-        return sum(1 for p in pieces if p == unknown or _LONE_CJK.match(p.removeprefix("##"))) / len(pieces)
+        return unreadable_share(self._load().tokenizer, text)
+
+
+def unreadable_share(tokenizer, text: str) -> float:
+    """Share of ``text``'s word-pieces that are [UNK] or a lone CJK / kana character (see ``unknown_share``)."""
+    pieces = tokenizer.tokenize(text)
+    if not pieces:
+        return 0.0
+    unknown = tokenizer.unk_token
+    return sum(1 for p in pieces if p == unknown or _LONE_CJK.match(p.removeprefix("##"))) / len(pieces)

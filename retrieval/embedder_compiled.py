@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
-from retrieval.embedder import DEFAULT_MODEL, resolve_model_path
+from retrieval.embedder import DEFAULT_MODEL, resolve_model_path, unreadable_share
 from retrieval.embedder_export import INPUTS, ensure_exported
 
 logger = logging.getLogger(__name__)
@@ -149,9 +149,7 @@ class CompiledEmbedder:
 
     def unknown_share(self, text: str) -> float:
         self._load()
-        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
-        unk = self._tokenizer.unk_token_id
-        return sum(1 for i in ids if i == unk) / len(ids) if ids and unk is not None else 0.0
+        return unreadable_share(self._tokenizer, text)
 
     # --- inference ------------------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> np.ndarray:
