@@ -45,16 +45,23 @@ def cluster() -> dict:
 
 
 def readme_commands() -> set[tuple[str, ...]]:
-    """Every `kura …` command line in the README's code blocks (with or without .venv/bin/)."""
+    """Every `kura …` command line in the README's shell code blocks (with or without .venv/bin/)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = set()
-    for block in re.findall(r"```(?:sh|bash)?\n(.*?)```", text, re.S):
-        block = re.sub(r"\\\n\s*", " ", block)  # join shell line continuations
-        for line in block.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if re.match(r"^(\.venv/bin/)?kura\s", line):
-                words = shlex.split(line)
-                commands.add(("kura", *words[1:]))
+    fence, shell_lines = None, []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            # A fence opens a block (its language after the backticks) or closes the open one.
+            fence = None if fence is not None else (line[3:].strip() or "sh")
+            continue
+        if fence in ("sh", "bash"):
+            shell_lines.append(line)
+    script = re.sub(r"\\\n\s*", " ", "\n".join(shell_lines))  # join shell line continuations
+    for line in script.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if re.match(r"^(\.venv/bin/)?kura\s", line):
+            words = shlex.split(line)
+            commands.add(("kura", *words[1:]))
     return commands
 
 
