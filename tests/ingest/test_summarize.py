@@ -11,7 +11,7 @@ from core.types import Document, Section
 from ingest.connectors.sample import SAMPLE_DIR, SampleConnector
 from ingest.summarize import ExtractiveSummarizer, create_summarizer, split_sentences
 from ingest.summarize_llm import LLMSummarizer, SummaryCache, load_prompt
-from tests.fakes.openai_minimal import FakeOpenAI, Reply
+from tests.fakes.fake_openai import FakeOpenAI, Reply
 
 
 def sample(name: str) -> Document:
@@ -65,7 +65,7 @@ def test_extractive_summary_leaves_out_instructions_to_ai_systems():
 # --- LLM ------------------------------------------------------------------------------------------
 @pytest.fixture
 def fake():
-    with FakeOpenAI() as server:
+    with FakeOpenAI(default=Reply("A summary.")) as server:
         yield server
 
 
