@@ -66,6 +66,17 @@ def test_languages_of_questions_and_documents():
         CrossLanguageRewriter(languages=("en", "de"))
 
 
+def test_a_corpus_in_one_language_is_searched_as_asked(tmp_path, embedder):
+    from retrieval.multiquery import MultiQueryRetriever
+
+    with KuraApp(Settings(data_dir=tmp_path / "data"), embedder=embedder) as kura:
+        inner = object()
+        assert kura.with_cross_language(inner, ["ja", "ja"]) is inner  # JSQuAD: nothing to translate into
+        assert isinstance(kura.with_cross_language(inner, ["en", "ja"]), MultiQueryRetriever)
+    with KuraApp(Settings(data_dir=tmp_path / "data", cross_language=False), embedder=embedder) as kura:
+        assert kura.with_cross_language(inner, ["en", "ja"]) is inner
+
+
 # --- through KuraApp: a Japanese page answers an English question -----------------------------
 
 DOCS = {

@@ -40,6 +40,7 @@ def test_headwords_that_may_not_expand_are_no_triggers(bridge):
 def test_nothing_bridgeable_gives_no_query(bridge):
     assert bridge.query("締め切りは？") is None or "締め" not in bridge.query("締め切りは？")
     assert bridge.query("What is it?") is None
+    assert "ニード" not in bridge.translations("What do I need to bring?")  # question words bridge to noise only
 
 
 def test_a_missing_table_is_a_clear_error(tmp_path):
