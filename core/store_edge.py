@@ -22,6 +22,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from core.errors import StoreError, StoreNotFoundError
+from core.index_layout import IndexLayout
 from core.store import (
     BM25,
     DENSE,
@@ -42,8 +43,10 @@ _SCROLL_PAGE = 2048
 class EdgeStore(ChunkStore):
     """Chunk store in a local directory, served by the embedded Qdrant engine."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, layout: IndexLayout | None = None) -> None:
         self.path = Path(path)
+        self.layout = layout or IndexLayout()
+        self._search_params: qe.SearchParams | None = None
         self._shard: qe.EdgeShard | None = None
         self._dirty = False  # written since the last flush: closing a store only read needs no flush
 
@@ -70,11 +73,7 @@ class EdgeStore(ChunkStore):
                 )
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={BM25: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000),
-        )
+        config = self.layout.edge_config(DENSE, BM25, dense_dim)
         self._dirty = True
         try:
             self._shard = qe.EdgeShard.create(str(self._shard_dir), config)
@@ -191,10 +190,13 @@ class EdgeStore(ChunkStore):
         parts = [q for q in (dense_query, sparse_query) if q is not None]
         if not parts:
             return []
+        if self._search_params is None:
+            self._search_params = self.layout.edge_search_params()
+        params = self._search_params
         if len(parts) == 1:
-            request = qe.QueryRequest(limit=query.limit, query=parts[0], filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=query.limit, query=parts[0], filter=flt, params=params, with_payload=True)
         else:
-            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=flt) for q in parts]
+            prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=flt, params=params) for q in parts]
             request = qe.QueryRequest(
                 limit=query.limit,
                 prefetches=prefetches,

@@ -1,0 +1,88 @@
+"""The index layout (core/index_layout.py) reaches both backends: int8 in RAM, originals and payloads on disk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from core.index_layout import IndexLayout
+from core.settings import Settings
+from core.store import HybridQuery, SparseVector
+from core.store_edge import EdgeStore
+from core.store_factory import open_store
+from core.store_server import ServerStore
+from tests.core.test_store_contract import make_chunk
+
+
+def _persisted_config(store: EdgeStore) -> dict:
+    # The engine records the configuration it created the shard with; reading it back shows what it will do.
+    return json.loads((store.path / "shard" / "edge_config.json").read_text())
+
+
+def test_embedded_index_is_int8_in_ram_with_originals_and_payloads_on_disk(tmp_path):
+    store = EdgeStore(tmp_path / "idx", layout=IndexLayout(max_segment_kb=123_000))
+    store.ensure_collection(8)
+    store.close()
+    config = _persisted_config(store)
+    dense = config["vectors"]["dense"]
+    assert dense["quantization_config"]["scalar"]["type"] == "int8"
+    assert dense["quantization_config"]["scalar"]["memory"] == "cached"
+    assert dense["memory"] == "cold"
+    assert config["payload_memory"] == "cold"
+    assert config["optimizers"]["max_segment_size"] == 123_000
+
+
+def test_unquantized_layout_keeps_float_vectors_in_ram(tmp_path):
+    store = EdgeStore(tmp_path / "idx", layout=IndexLayout(quantize=False))
+    store.ensure_collection(8)
+    store.close()
+    dense = _persisted_config(store)["vectors"]["dense"]
+    assert dense.get("quantization_config") is None
+    assert dense["memory"] == "cached"
+
+
+def test_settings_choose_the_layout_of_a_new_index(tmp_path):
+    settings = Settings(data_dir=tmp_path, index_quantize=False, index_hnsw_m=32)
+    store = open_store(settings)
+    store.ensure_collection(8)
+    store.close()
+    config = _persisted_config(store)
+    assert config["hnsw_config"]["m"] == 32
+    assert config["vectors"]["dense"].get("quantization_config") is None
+
+
+def test_server_collection_gets_the_same_design():
+    client = QdrantClient(location=":memory:")
+    layout = IndexLayout(shards=3, replication=2)
+    ServerStore(client=client, collection="c", layout=layout).ensure_collection(8)
+    params = client.get_collection("c").config.params
+    assert params.vectors["dense"].on_disk is True
+    assert params.vectors["dense"].quantization_config.scalar.type.value == "int8"
+    assert params.shard_number == 3
+    assert params.replication_factor == 2
+    # qdrant-client's local mode does not keep the payload placement: check what a server is asked for.
+    assert layout.server_collection_args("dense", "bm25", 8)["on_disk_payload"] is True
+
+
+def test_quantized_search_rescores_to_the_exact_order(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure_collection(8)
+    chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(300)]
+    store.upsert(chunks, vectors, [SparseVector((), ())] * 300)
+    store.optimize()
+    query = vectors[17] + 0.05 * rng.standard_normal(8).astype(np.float32)
+    hits = store.query(HybridQuery(dense=query, sparse=None, principals=("public",), limit=10))
+    exact = np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:10]
+    assert [h.chunk.document_id for h in hits] == [f"doc:{i}" for i in exact]
+
+
+@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0)])
+def test_layout_rejects_nonsense(bad):
+    with pytest.raises(ValueError):
+        IndexLayout(**bad)
