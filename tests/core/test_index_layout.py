@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
 
 from core.index_layout import IndexLayout
 from core.settings import Settings
@@ -54,17 +55,51 @@ def test_settings_choose_the_layout_of_a_new_index(tmp_path):
     assert config["vectors"]["dense"].get("quantization_config") is None
 
 
+class _RecordingQdrant(BaseHTTPRequestHandler):
+    """Answers the few REST calls of creating a collection and records what the client asked for."""
+
+    bodies: dict[str, dict] = {}
+
+    def _reply(self, result) -> None:
+        body = json.dumps({"result": result, "status": "ok", "time": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply({"exists": False} if self.path.endswith("/exists") else {})
+
+    def do_PUT(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        self.bodies[self.path.split("?")[0]] = json.loads(self.rfile.read(length) or b"{}")
+        self._reply(True if "/index" not in self.path else {"operation_id": 1, "status": "completed"})
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def test_server_collection_gets_the_same_design():
-    client = QdrantClient(location=":memory:")
-    layout = IndexLayout(shards=3, replication=2)
-    ServerStore(client=client, collection="c", layout=layout).ensure_collection(8)
-    params = client.get_collection("c").config.params
-    assert params.vectors["dense"].on_disk is True
-    assert params.vectors["dense"].quantization_config.scalar.type.value == "int8"
-    assert params.shard_number == 3
-    assert params.replication_factor == 2
-    # qdrant-client's local mode does not keep the payload placement: check what a server is asked for.
-    assert layout.server_collection_args("dense", "bm25", 8)["on_disk_payload"] is True
+    server = HTTPServer(("127.0.0.1", 0), _RecordingQdrant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = ServerStore(
+            f"http://127.0.0.1:{server.server_port}", collection="c", layout=IndexLayout(shards=3, replication=2)
+        )
+        store.ensure_collection(8)
+    finally:
+        server.shutdown()
+    body = _RecordingQdrant.bodies["/collections/c"]
+    dense = body["vectors"]["dense"]
+    assert dense["on_disk"] is True
+    assert dense["quantization_config"]["scalar"]["type"] == "int8"
+    assert dense["quantization_config"]["scalar"]["always_ram"] is True
+    assert body["on_disk_payload"] is True
+    assert body["shard_number"] == 3
+    assert body["replication_factor"] == 2
+    assert body["sparse_vectors"]["bm25"]["modifier"] == "idf"
 
 
 def test_quantized_search_rescores_to_the_exact_order(tmp_path):
