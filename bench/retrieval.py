@@ -118,6 +118,8 @@ def build(n: int, where: Path, seed: int) -> dict:
     best_ids = np.zeros((RECALL_QUERIES, 10), dtype=np.int64)
     rng = np.random.default_rng(seed)
     written = 0.0
+    wal_peak = 0.0
+    wal_dir = where / "idx" / "shard" / "wal"
     for start in range(0, n, BATCH):
         size = min(BATCH, n - start)
         dense = batch_vectors(start, size, cents, seed)
@@ -137,6 +139,8 @@ def build(n: int, where: Path, seed: int) -> dict:
         t0 = time.perf_counter()
         store.upsert(chunks, dense, sparse)
         written += time.perf_counter() - t0
+        if wal_dir.exists():
+            wal_peak = max(wal_peak, dir_mb(wal_dir))
     t0 = time.perf_counter()
     store.optimize()
     store.flush()
@@ -147,6 +151,7 @@ def build(n: int, where: Path, seed: int) -> dict:
     out = {"writes_s": round(written, 1), "optimize_s": round(optimize_s, 1), "build_peak_mb": round(peak)}
     if not settings.qdrant_url:
         out["disk_mb"] = round(dir_mb(where / "idx"))
+        out["wal_peak_mb"] = round(wal_peak)
     return out
 
 

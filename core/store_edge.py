@@ -38,6 +38,9 @@ from core.types import Chunk, ScoredChunk
 logger = logging.getLogger(__name__)
 
 _SCROLL_PAGE = 2048
+# The write-ahead log keeps every update until a flush persists the segments: unflushed, it grew to
+# 2.7 GB while writing 1M chunks; flushing every 20k points held it at 96 MB (three 32 MB WAL files).
+_FLUSH_EVERY_POINTS = 20_000
 
 
 class EdgeStore(ChunkStore):
@@ -49,6 +52,7 @@ class EdgeStore(ChunkStore):
         self._search_params: qe.SearchParams | None = None
         self._shard: qe.EdgeShard | None = None
         self._dirty = False  # written since the last flush: closing a store only read needs no flush
+        self._unflushed_points = 0
 
     # --- lifecycle -----------------------------------------------------------------
     @property
@@ -97,6 +101,7 @@ class EdgeStore(ChunkStore):
         if self._shard is not None:
             self._shard.flush()
             self._dirty = False
+            self._unflushed_points = 0
 
     def optimize(self) -> None:
         self._dirty = True
@@ -141,6 +146,9 @@ class EdgeStore(ChunkStore):
             points.append(qe.Point(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk)))
         self._dirty = True
         self._open().update(qe.UpdateOperation.upsert_points(points))
+        self._unflushed_points += len(points)
+        if self._unflushed_points >= _FLUSH_EVERY_POINTS:
+            self.flush()
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         ids = list(document_ids)
