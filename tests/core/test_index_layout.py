@@ -33,6 +33,7 @@ def test_embedded_index_is_int8_in_ram_with_originals_and_payloads_on_disk(tmp_p
     assert dense["quantization_config"]["scalar"]["memory"] == "cached"
     assert dense["memory"] == "cold"
     assert config["payload_memory"] == "cold"
+    assert config["sparse_vectors"]["bm25"]["memory"] == "cold"
     assert config["optimizers"]["max_segment_size"] == 123_000
 
 
