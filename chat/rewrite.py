@@ -173,7 +173,8 @@ class CrossLanguageRewriter:
             return self._cache[key]
         name = LANGUAGE_NAMES[language]
         try:
-            completion = self.client.complete(self.prompt.messages(language=name, question=question), max_tokens=128, temperature=0.0)
+            messages = self.prompt.messages(language=name, question=question)
+            completion = self.client.complete(messages, max_tokens=128, temperature=0.0)
         except AnswerError as exc:
             logger.info("translation to %s falls back to the term table: %s", name, exc)
             return ""

@@ -20,7 +20,9 @@ from core.types import ScoredChunk
 logger = logging.getLogger(__name__)
 
 
-def fuse(rankings: Sequence[Sequence[ScoredChunk]], weights: Sequence[float], *, rrf_k: int = 60, top_k: int = 8) -> list[ScoredChunk]:
+def fuse(
+    rankings: Sequence[Sequence[ScoredChunk]], weights: Sequence[float], *, rrf_k: int = 60, top_k: int = 8
+) -> list[ScoredChunk]:
     """Weighted RRF: score(chunk) = sum of weight / (rrf_k + rank) over the rankings that hold it."""
     if len(rankings) != len(weights):
         raise ValueError("one weight per ranking")
@@ -39,7 +41,15 @@ def fuse(rankings: Sequence[Sequence[ScoredChunk]], weights: Sequence[float], *,
 class MultiQueryRetriever:
     """A retriever that also searches with ``expand(question)``'s queries and fuses the rankings."""
 
-    def __init__(self, inner, expand: Callable[[str], list[str]], *, rrf_k: int = 60, original_weight: float = 1.0, expansion_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        inner,
+        expand: Callable[[str], list[str]],
+        *,
+        rrf_k: int = 60,
+        original_weight: float = 1.0,
+        expansion_weight: float = 1.0,
+    ) -> None:
         self.inner = inner
         self.expand = expand
         self.rrf_k = rrf_k
@@ -47,14 +57,18 @@ class MultiQueryRetriever:
         self.expansion_weight = expansion_weight
         self.last_queries: list[str] = []
 
-    def retrieve(self, query: str, *, top_k: int = 8, principals: Iterable[str], mode=None, sources: Iterable[str] = ()) -> list[ScoredChunk]:
+    def retrieve(
+        self, query: str, *, top_k: int = 8, principals: Iterable[str], mode=None, sources: Iterable[str] = ()
+    ) -> list[ScoredChunk]:
         principals, sources = tuple(principals), tuple(sources)
         first = self.inner.retrieve(query, top_k=top_k, principals=principals, mode=mode, sources=sources)
         extra = [q for q in self.expand(query) if q and q != query]
         self.last_queries = [query, *extra]
         if not extra:
             return first
-        rankings = [first] + [self.inner.retrieve(q, top_k=top_k, principals=principals, mode=mode, sources=sources) for q in extra]
+        rankings = [first]
+        for q in extra:  # the same permissions, mode and sources for every version of the question
+            rankings.append(self.inner.retrieve(q, top_k=top_k, principals=principals, mode=mode, sources=sources))
         logger.debug("fused %d queries", len(rankings))
         weights = [self.original_weight] + [self.expansion_weight] * len(extra)
         return fuse(rankings, weights, rrf_k=self.rrf_k, top_k=top_k)
