@@ -60,8 +60,9 @@ def check_request(http_method: str, path: str, query: dict[str, list[str]]) -> s
         spec = params.get(name) or doc["parameters"][name]
         if spec.get("type") == "integer":
             value = int(values[0])
-            if "maximum" in spec and value > int(spec["maximum"]):
-                raise SpecError(f"Invalid value '{value}' for {name}: at most {spec['maximum']}")
+            maximum = spec.get("maximum") or DESCRIBED_MAXIMA.get((method_id, name))
+            if maximum is not None and value > int(maximum):
+                raise SpecError(f"Invalid value '{value}' for {name}: at most {maximum}")
             if "minimum" in spec and value < int(spec["minimum"]):
                 raise SpecError(f"Invalid value '{value}' for {name}: at least {spec['minimum']}")
         if spec.get("enum") and values[0] not in spec["enum"]:
@@ -76,6 +77,8 @@ def check_request(http_method: str, path: str, query: dict[str, list[str]]) -> s
     return method_id
 
 
+# Limits the discovery documents state only in a parameter's description.
+DESCRIBED_MAXIMA = {("directory.members.list", "maxResults"): 200}  # "Max allowed value is 200."
 # The discovery subset keeps parameters, not response refs: what each method answers with.
 RESPONSES = {"drive.files.list": "FileList", "drive.files.get": "File", "drive.permissions.list": "PermissionList",
              "drive.changes.list": "ChangeList", "drive.changes.getStartPageToken": "StartPageToken",
