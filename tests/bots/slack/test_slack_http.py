@@ -264,7 +264,8 @@ def test_a_redelivered_event_is_answered_once_even_after_a_restart(indexed_kura,
     first.stop()
     second = start_bot(RecordingKura(indexed_kura))
     assert second.event(event, event_id=first.last_event_id, retry_num=2).status_code == 200
-    assert second.event({**event, "ts": "1700000000.001201"}).status_code == 200  # a new event is answered
+    new = {**event, "ts": "1700000000.001201"}
+    assert second.event(new, event_id="EvNEW").status_code == 200  # a new event is answered
     slack.wait_for("chat.update", 2)
     time.sleep(0.5)
     assert [c["thread_ts"] for c in slack.calls_to("chat.postMessage")] == ["1700000000.001200", "1700000000.001201"]
