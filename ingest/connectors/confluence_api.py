@@ -13,6 +13,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from urllib.parse import urlsplit
+
 import requests
 from atlassian import Confluence
 
@@ -59,6 +61,7 @@ class ConfluenceApi:
         self.base_url = settings.confluence_url.rstrip("/")
         self.retry = retry or RetryPolicy.from_settings(settings)
         self.client = client or self._client(settings)
+        self._names: dict[str, str] = {}
 
     def _client(self, settings: Settings) -> Confluence:
         token = settings.confluence_token.get_secret_value()
@@ -93,9 +96,13 @@ class ConfluenceApi:
             response = self.get(self._relative(next_link))
 
     def _relative(self, link: str) -> str:
-        """``_links.next`` is relative to the site's context path, like our base URL."""
+        """A ``_links.next`` relative to our base URL: v1 links are relative to the context path (``/rest/...``),
+        v2 links to the site root (``/wiki/api/v2/...``)."""
         if link.startswith(("http://", "https://")):
             link = link[len(self.base_url):] if link.startswith(self.base_url) else link
+        context = urlsplit(self.base_url).path.rstrip("/")
+        if context and link.startswith(context + "/"):
+            link = link[len(context):]
         return link.lstrip("/")
 
     # --- resources -------------------------------------------------------------------
@@ -112,9 +119,59 @@ class ConfluenceApi:
         expand = "body.storage,version,ancestors,space,metadata.labels,history"
         return self.get(f"rest/api/content/{content_id}", {"expand": expand}, document=True)
 
-    def comments(self, content_id: str) -> Iterator[dict[str, Any]]:
-        return self.paged(f"rest/api/content/{content_id}/child/comment",
-                          {"expand": "body.storage,history", "depth": "all", "limit": 100})
+    def comments(self, content_id: str, content_type: str = "page") -> Iterator[dict[str, str]]:
+        """Every footer comment and every reply to one, depth first, as ``{"author": name, "body": storage}``.
+
+        Confluence ignores v1's ``depth=all`` (replies never came back); Cloud reads v2 footer comments and each
+        comment's children (v1 ``child/comment`` is deprecated there); Data Center, which has no v2, walks v1
+        ``child/comment`` of each comment.
+        """
+        if self.settings.confluence_cloud:
+            kind = "blogposts" if content_type == "blogpost" else "pages"
+            yield from self._comments_v2(f"api/v2/{kind}/{content_id}/footer-comments")
+        else:
+            yield from self._comments_v1(content_id)
+
+    def _comments_v2(self, path: str) -> Iterator[dict[str, str]]:
+        for comment in self.paged(path, {"body-format": "storage", "limit": 100}):
+            author = (comment.get("version") or {}).get("authorId", "")
+            yield {"author": self.display_name(author), "body": _storage(comment)}
+            yield from self._comments_v2(f"api/v2/footer-comments/{comment['id']}/children")
+
+    def _comments_v1(self, content_id: str) -> Iterator[dict[str, str]]:
+        for comment in self.paged(f"rest/api/content/{content_id}/child/comment",
+                                  {"expand": "body.storage,history", "limit": 100}):
+            author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName", "")
+            yield {"author": author, "body": _storage(comment)}
+            yield from self._comments_v1(str(comment["id"]))
+
+    def display_name(self, account_id: str) -> str:
+        """A user's display name (v2 payloads carry only account ids); cached, empty when not visible."""
+        if not account_id:
+            return ""
+        if account_id not in self._names:
+            self._names[account_id] = (self.user({"accountId": account_id}) or {}).get("displayName", "")
+        return self._names[account_id]
+
+    def read_restriction(self, content_id: str) -> dict[str, Any]:
+        """Every user and group of a page's view restriction, read page by page (start/limit)."""
+        path = f"rest/api/content/{content_id}/restriction/byOperation/read"
+        merged: dict[str, list[dict[str, Any]]] = {"user": [], "group": []}
+        start, limit = 0, 100
+        while True:
+            page = self.get(path, {"expand": "restrictions.user,restrictions.group", "start": start, "limit": limit},
+                            document=True) or {}
+            restrictions = page.get("restrictions") or {}
+            more, step = False, limit
+            for kind in merged:
+                block = restrictions.get(kind) or {}
+                results = block.get("results") or []
+                merged[kind] += results
+                step = min(step, block.get("limit") or limit)  # the server may grant a smaller page than asked
+                more = more or len(results) >= (block.get("limit") or limit)
+            if not more:
+                return {kind: {"results": found, "size": len(found)} for kind, found in merged.items()}
+            start += step
 
     def group_members(self, group: str) -> Iterator[dict[str, Any]]:
         if self.settings.confluence_cloud:
@@ -133,3 +190,7 @@ class ConfluenceApi:
             return self.get("rest/api/user", params, document=True)
         except requests.HTTPError:
             return None
+
+
+def _storage(item: dict[str, Any]) -> str:
+    return ((item.get("body") or {}).get("storage") or {}).get("value", "")
