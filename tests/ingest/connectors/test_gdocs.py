@@ -218,12 +218,15 @@ def test_incomplete_search_never_deletes_docs_missing_from_the_listing(setup, go
     connector, checkpoints, _ = setup
     drain(connector.poll(), checkpoints)
     google.unsearched = {"doc-ja", "doc-handbook"}  # Drive could not search every corpus this time
-    google.trash("doc-plan")  # an explicit change still counts
+    google.edit("doc-ja", "<p>在宅勤務は週四日まで認められます。</p>")  # missing from the listing, still in scope
+    google.trash("doc-handbook")  # missing from the listing, and the change stream says trashed
 
     batches = drain(connector.poll(), checkpoints)
 
-    assert deleted_of(batches) == ["gdocs:doc-plan"]
-    assert set(checkpoints.ledger("gdocs")) == {"gdocs:doc-ja", "gdocs:doc-handbook"}
+    # Scope now rests on the change stream's own fields (parents, trashed): both must have been asked for.
+    assert deleted_of(batches) == ["gdocs:doc-handbook"]
+    assert list(docs_of(batches)) == ["gdocs:doc-ja"]
+    assert set(checkpoints.ledger("gdocs")) == {"gdocs:doc-ja", "gdocs:doc-plan"}
     assert any(r.arg("fields", "").startswith("nextPageToken,incompleteSearch") for r in google.requests_to("/files"))
     google.unsearched = set()
     assert drain(connector.poll(), checkpoints) == []
