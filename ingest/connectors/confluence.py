@@ -130,7 +130,7 @@ class ConfluenceConnector:
     def _emit(self, builder: BatchBuilder, cid: str, info: ContentInfo, principals: tuple[str, ...],
               queued: dict[str, str]) -> Iterator[CheckpointedBatch]:
         try:
-            content = self.api.content(cid)
+            content = self.api.content(cid, info)
             document = self._document(content, principals)
         except ConnectorAuthError:
             raise
@@ -191,6 +191,9 @@ class ConfluenceConnector:
                 space_key=(item.get("space") or {}).get("key", ""),
                 ancestor_ids=tuple(str(a["id"]) for a in item.get("ancestors") or []),
                 read_restriction=access.restriction(item),
+                type=item.get("type", "page"),
+                space_name=(item.get("space") or {}).get("name", ""),
+                ancestor_titles=tuple(a.get("title", "") for a in item.get("ancestors") or []),
             )
         return {cid: info for cid, info in listing.items() if info.space_key in spaces}
 

@@ -41,6 +41,9 @@ class ContentInfo:
     space_key: str
     ancestor_ids: tuple[str, ...]
     read_restriction: Principals | None  # None: no view restriction on this item itself
+    type: str = "page"
+    space_name: str = ""
+    ancestor_titles: tuple[str, ...] = ()
 
 
 def group_principal(name: str) -> str:
@@ -62,6 +65,7 @@ class AccessResolver:
         self.identity = identity
         self._emails: dict[str, str | None] = {}  # account id -> email, where known
         self._members: dict[str, frozenset[str]] = {}
+        self._group_ids: dict[str, str] = {}
 
     # --- subjects -> principals ---------------------------------------------------------
     def user(self, user: dict[str, Any]) -> str:
@@ -82,6 +86,9 @@ class AccessResolver:
         subjects = subjects or {}
         users = ((subjects.get("user") or {}).get("results")) or []
         groups = ((subjects.get("group") or {}).get("results")) or []
+        for g in groups:
+            if g.get("name") and g.get("id"):
+                self._group_ids[g["name"]] = g["id"]  # v1's member list by name is deprecated: list by id
         return frozenset([self.user(u) for u in users] + [group_principal(g["name"]) for g in groups if g.get("name")])
 
     def space_readers(self, space: dict[str, Any]) -> Principals:
@@ -108,7 +115,8 @@ class AccessResolver:
     def members(self, group: str) -> frozenset[str]:
         """Account principals of a group's members (cached)."""
         if group not in self._members:
-            self._members[group] = frozenset(self.user(member) for member in self.api.group_members(group))
+            members = self.api.group_members(group, self._group_ids.get(group))
+            self._members[group] = frozenset(self.user(member) for member in members)
         return self._members[group]
 
     def grants(self, principal_sets: Iterable[Principals]) -> dict[str, set[str]]:

@@ -1,8 +1,12 @@
 """The Confluence REST calls Kura makes, on atlassian-python-api, with retries and clear auth errors.
 
-Only the v1 REST resources (``rest/api/...``) are used: they exist with the same
-shapes on Cloud (``https://SITE.atlassian.net/wiki``) and Server/Data Center
-(``https://HOST[/context]``), so one code path serves both. The library's own
+On Cloud (``https://SITE.atlassian.net/wiki``), pages, blog posts, their labels
+and footer comments are read from the v2 API (``api/v2/...``, cursor paged):
+the v1 ``content/{id}`` and ``child/comment`` resources are deprecated there.
+v1 stays for what v2 has no equivalent of: CQL search with expanded ancestors
+and restrictions, restriction paging, users. Server/Data Center has no v2 and
+reads everything from v1 (``https://HOST[/context]/rest/api``); v2 answers are
+reshaped into the v1 form so the connector handles one shape. The library's own
 Retry-After handling is switched off: :mod:`ingest.connectors.retry` does it
 for every source the same way (bounded, jittered, logged).
 """
@@ -115,9 +119,28 @@ class ConfluenceApi:
     def search(self, cql: str, expand: str, limit: int = 100) -> Iterator[dict[str, Any]]:
         return self.paged("rest/api/content/search", {"cql": cql, "expand": expand, "limit": limit})
 
-    def content(self, content_id: str) -> dict[str, Any]:
-        expand = "body.storage,version,ancestors,space,metadata.labels,history"
-        return self.get(f"rest/api/content/{content_id}", {"expand": expand}, document=True)
+    def content(self, content_id: str, info: Any = None) -> dict[str, Any]:
+        """A page or blog post with its body, version, labels and history, in the v1 shape."""
+        if not self.settings.confluence_cloud or info is None:
+            expand = "body.storage,version,ancestors,space,metadata.labels,history"
+            return self.get(f"rest/api/content/{content_id}", {"expand": expand}, document=True)
+        kind = "blogposts" if info.type == "blogpost" else "pages"
+        item = self.get(f"api/v2/{kind}/{content_id}", {"body-format": "storage"}, document=True) or {}
+        labels = list(self.paged(f"api/v2/{kind}/{content_id}/labels", {"limit": 250}))
+        version = item.get("version") or {}
+        links = item.get("_links") or {}
+        return {
+            "id": str(item.get("id", content_id)), "type": info.type, "title": item.get("title", ""),
+            "body": item.get("body") or {},
+            "space": {"key": info.space_key, "name": info.space_name},
+            "ancestors": [{"id": i, "title": t} for i, t in zip(info.ancestor_ids, info.ancestor_titles)],
+            "version": {"number": version.get("number"), "when": version.get("createdAt"),
+                        "by": {"displayName": self.display_name(version.get("authorId", ""))}},
+            "history": {"createdDate": item.get("createdAt"),
+                        "createdBy": {"displayName": self.display_name(item.get("authorId", ""))}},
+            "metadata": {"labels": {"results": [{"name": label.get("name", "")} for label in labels]}},
+            "_links": {"webui": links.get("webui", ""), "base": links.get("base") or self.base_url},
+        }
 
     def comments(self, content_id: str, content_type: str = "page") -> Iterator[dict[str, str]]:
         """Every footer comment and every reply to one, depth first, as ``{"author": name, "body": storage}``.
@@ -173,8 +196,10 @@ class ConfluenceApi:
                 return {kind: {"results": found, "size": len(found)} for kind, found in merged.items()}
             start += step
 
-    def group_members(self, group: str) -> Iterator[dict[str, Any]]:
-        if self.settings.confluence_cloud:
+    def group_members(self, group: str, group_id: str | None = None) -> Iterator[dict[str, Any]]:
+        if self.settings.confluence_cloud and group_id:
+            return self.paged(f"rest/api/group/{group_id}/membersByGroupId", {"limit": 200})
+        if self.settings.confluence_cloud:  # deprecated; only when no permission entry gave the group's id
             return self.paged("rest/api/group/member", {"name": group, "limit": 200})
         return self.paged(f"rest/api/group/{group}/member", {"limit": 200})
 

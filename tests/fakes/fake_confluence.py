@@ -134,6 +134,8 @@ class FakeConfluence(FakeServer):
                          **({"history": {"createdBy": self._user(author, False)}} if "history" in expand else {})}
                         for i, (author, body) in enumerate(page.comments if page else [])]
             return self._paged(req, comments)
+        if m := re.fullmatch(r"group/gid-([^/]+)/membersByGroupId", path):
+            return self._paged(req, [self._user(a, with_email=True) for a in self.groups.get(m.group(1), [])])
         if path == "group/member" or (m := re.fullmatch(r"group/([^/]+)/member", path)):  # Cloud / Data Center
             members = self.groups.get(req.arg("name") or (m.group(1) if m else ""), [])
             return self._paged(req, [self._user(a, with_email=True) for a in members])
@@ -146,6 +148,24 @@ class FakeConfluence(FakeServer):
 
     def _route_v2(self, req: Request, path: str) -> Response:
         """Cloud's v2 API: footer comments and their children, cursor-paged with ``_links.next`` from the root."""
+        if m := re.fullmatch(r"(pages|blogposts)/(\d+)(/labels)?", path):
+            page = self.pages.get(m.group(2))
+            if page is None or page.type != m.group(1)[:-1]:
+                return Response(404, {"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found"}]})
+            if m.group(3):
+                return Response(200, {"results": [{"id": f"l-{n}", "name": n, "prefix": "global"} for n in page.labels],
+                                      "_links": {"base": f"{self.url}/wiki"}})
+            if page.broken:
+                return Response(500, {"errors": [{"status": 500, "code": "INTERNAL_SERVER_ERROR", "title": "Error"}]})
+            item = {"id": page.id, "status": "current", "title": page.title, "spaceId": str(abs(hash(page.space)) % 10_000),
+                    "parentId": page.parent, "authorId": page.author,
+                    "createdAt": page.created.isoformat().replace("+00:00", "Z"),
+                    "version": {"number": page.version, "authorId": page.author,
+                                "createdAt": page.when.isoformat().replace("+00:00", "Z")},
+                    "_links": {"webui": f"/spaces/{page.space}/pages/{page.id}", "base": f"{self.url}/wiki"}}
+            if req.arg("body-format") == "storage":
+                item["body"] = {"storage": {"representation": "storage", "value": page.body}}
+            return Response(200, item)
         comments = self._comment_index()
         if m := re.fullmatch(r"(pages|blogposts)/(\d+)/footer-comments", path):
             page = self.pages.get(m.group(2))

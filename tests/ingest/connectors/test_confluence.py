@@ -20,7 +20,8 @@ def setup(confluence, tmp_path):
 
 
 def content_fetches(fake) -> list[str]:
-    return sorted(r.path.rsplit("/", 1)[1] for r in fake.requests if r.path.startswith("/wiki/rest/api/content/")
+    return sorted(r.path.rsplit("/", 1)[1] for r in fake.requests
+                  if r.path.startswith(("/wiki/rest/api/content/", "/wiki/api/v2/pages/", "/wiki/api/v2/blogposts/"))
                   and r.path.rsplit("/", 1)[1].isdigit())
 
 
@@ -297,3 +298,16 @@ def test_fake_confluence_rejects_what_the_spec_does_not_allow(confluence):
     assert unknown.status_code == 400
     assert httpx.get(f"{confluence.url}/wiki/api/v2/pages/100/footer-comments").status_code == 401
     assert httpx.get(f"{confluence.url}/wiki/rest/api/nowhere", auth=auth).status_code == 404
+
+
+def test_cloud_reads_pages_comments_and_groups_without_deprecated_v1_resources(confluence, tmp_path):
+    confluence.pages["100"].comments = [("u-ben", "<p>Thanks!</p>")]
+    settings = confluence_settings_for(confluence, tmp_path, confluence_include_comments=True)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6 and docs["confluence:100"].metadata["labels"] == ["onboarding", "howto"]
+    assert docs["confluence:100"].author == "Aiko Tanaka"
+    # Only the space permission read is left on v1: v2's space permissions name groups by id only (see README).
+    assert set(confluence.deprecated_calls) == {"/wiki/rest/api/space/{spaceKey}"}
