@@ -111,6 +111,9 @@ class ConfluenceApi:
 
     # --- resources -------------------------------------------------------------------
     def spaces(self) -> Iterator[dict[str, Any]]:
+        """Every global space (``key``, ``name``): v2 on Cloud, where v1 ``space`` is deprecated."""
+        if self.settings.confluence_cloud:
+            return self.paged("api/v2/spaces", {"type": "global", "limit": 250})
         return self.paged("rest/api/space", {"limit": 100, "type": "global"})
 
     def space(self, key: str) -> dict[str, Any]:

@@ -56,6 +56,11 @@ def _reasons(exc: HttpError) -> set[str]:
         d.get("reason", "") for d in error.get("details", []) if isinstance(d, dict)}
 
 
+def listing_fields(file_fields: str) -> str:
+    """files.list's field mask: incompleteSearch says whether the listing may be missing files."""
+    return f"nextPageToken,incompleteSearch,files({file_fields})"
+
+
 def classify(exc: BaseException) -> Fault | None:
     if isinstance(exc, HttpError):
         status = exc.resp.status
@@ -150,14 +155,14 @@ class GoogleApi:
     def children(self, folder_id: str, fields: str = FILE_FIELDS) -> Iterator[dict[str, Any]]:
         """Google Docs and sub-folders directly inside a folder."""
         q = f"'{folder_id}' in parents and trashed = false and (mimeType = '{DOC_MIME}' or mimeType = '{FOLDER_MIME}')"
-        return self._pages("Drive files.list", q=q, fields=f"nextPageToken,incompleteSearch,files({fields})", pageSize=1000,
+        return self._pages("Drive files.list", q=q, fields=listing_fields(fields), pageSize=1000,
                            corpora="allDrives", includeItemsFromAllDrives=True, supportsAllDrives=True)
 
     def drive_docs(self, drive_id: str | None, fields: str = FILE_FIELDS) -> Iterator[dict[str, Any]]:
         """Every Google Doc of one shared drive, or (``None``) everything visible to the account."""
         q = f"mimeType = '{DOC_MIME}' and trashed = false"
         scope = {"corpora": "drive", "driveId": drive_id} if drive_id else {"corpora": "allDrives"}
-        return self._pages("Drive files.list", q=q, fields=f"nextPageToken,incompleteSearch,files({fields})", pageSize=1000,
+        return self._pages("Drive files.list", q=q, fields=listing_fields(fields), pageSize=1000,
                            includeItemsFromAllDrives=True, supportsAllDrives=True, **scope)
 
     # --- changes ----------------------------------------------------------------------

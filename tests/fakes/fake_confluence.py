@@ -148,6 +148,16 @@ class FakeConfluence(FakeServer):
 
     def _route_v2(self, req: Request, path: str) -> Response:
         """Cloud's v2 API: footer comments and their children, cursor-paged with ``_links.next`` from the root."""
+        if path == "spaces":
+            keys = sorted(self.spaces)
+            start, limit = int(req.arg("cursor") or 0), min(int(req.arg("limit") or 25), self.page_size)
+            links = {"base": f"{self.url}/wiki"}
+            if start + limit < len(keys):
+                query = urlencode({**{k: v[0] for k, v in req.query.items()}, "cursor": start + limit})
+                links["next"] = f"/wiki/api/v2/spaces?{query}"
+            results = [{"id": str(abs(hash(k)) % 10_000), "key": k, "name": self.spaces[k]["name"], "type": "global",
+                        "status": "current"} for k in keys[start:start + limit]]
+            return Response(200, {"results": results, "_links": links})
         if m := re.fullmatch(r"(pages|blogposts)/(\d+)(/labels)?", path):
             page = self.pages.get(m.group(2))
             if page is None or page.type != m.group(1)[:-1]:
@@ -157,8 +167,8 @@ class FakeConfluence(FakeServer):
                                       "_links": {"base": f"{self.url}/wiki"}})
             if page.broken:
                 return Response(500, {"errors": [{"status": 500, "code": "INTERNAL_SERVER_ERROR", "title": "Error"}]})
-            item = {"id": page.id, "status": "current", "title": page.title, "spaceId": str(abs(hash(page.space)) % 10_000),
-                    "parentId": page.parent, "authorId": page.author,
+            item = {"id": page.id, "status": "current", "title": page.title,
+                    "spaceId": str(abs(hash(page.space)) % 10_000), "parentId": page.parent, "authorId": page.author,
                     "createdAt": page.created.isoformat().replace("+00:00", "Z"),
                     "version": {"number": page.version, "authorId": page.author,
                                 "createdAt": page.when.isoformat().replace("+00:00", "Z")},
@@ -190,7 +200,8 @@ class FakeConfluence(FakeServer):
             items.append(item)
         links = {"base": f"{self.url}/wiki"}
         if start + limit < len(ids):
-            links["next"] = f"/wiki/api/v2/{path}?{urlencode({**{k: v[0] for k, v in req.query.items()}, 'cursor': start + limit})}"
+            query = urlencode({**{k: v[0] for k, v in req.query.items()}, "cursor": start + limit})
+            links["next"] = f"/wiki/api/v2/{path}?{query}"
         return Response(200, {"results": items, "_links": links})
 
     def _comment_index(self) -> dict[str, tuple[str, str | None, tuple[str, str]]]:

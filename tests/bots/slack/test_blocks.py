@@ -60,7 +60,8 @@ def test_long_answer_and_many_sources_are_split_into_blocks_not_cut():
     listed = {label for _, label in links_in(built) if not label.startswith("[")}
     assert len(listed) == 60  # every source line, each a whole link
     for b in built:
-        for text in [e["text"] for e in [b.get("text") or {}] + list(b.get("elements") or []) if e.get("type") == "mrkdwn"]:
+        parts = [b.get("text") or {}] + list(b.get("elements") or [])
+        for text in [e["text"] for e in parts if e.get("type") == "mrkdwn"]:
             assert text.count("<") == text.count(">"), "a link was cut in half"
 
 

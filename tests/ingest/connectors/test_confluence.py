@@ -311,3 +311,15 @@ def test_cloud_reads_pages_comments_and_groups_without_deprecated_v1_resources(c
     assert docs["confluence:100"].author == "Aiko Tanaka"
     # Only the space permission read is left on v1: v2's space permissions name groups by id only (see README).
     assert set(confluence.deprecated_calls) == {"/wiki/rest/api/space/{spaceKey}"}
+
+
+def test_every_global_space_is_listed_through_v2_when_none_are_configured(confluence, tmp_path):
+    settings = confluence_settings_for(confluence, tmp_path, confluence_spaces=[],
+                                       confluence_exclude_spaces=["OLD"])
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6  # ENG and HR, listed over two v2 pages; OLD excluded
+    assert len(confluence.requests_to("/wiki/api/v2/spaces")) == 2
+    assert "/wiki/rest/api/space" not in confluence.deprecated_calls
