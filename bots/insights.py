@@ -80,8 +80,9 @@ class NotHelpfulAnswer:
     reason: str | None
     asked_at: str
     surface: str
-    sources: list[ShownDocument] = field(default_factory=list)
+    sources: list[ShownDocument] = field(default_factory=list)  # cited, or the closest ones of a "not found"
     hidden_documents: int = 0
+    abstained: bool = False
 
 
 @dataclass
@@ -246,7 +247,7 @@ class InsightBuilder:
             cited_records = [_only_sources(r, cited)] if cited else [r]
             sources, hidden = self._shown(cited_records, readable)
             out.append(NotHelpfulAnswer(r.answer.get("question", ""), r.feedback.reason, r.created_at, r.surface,
-                                        sources, hidden))
+                                        sources, hidden, bool(r.answer.get("abstained"))))
         return out
 
     def _sources(self) -> list[SourceStatus]:

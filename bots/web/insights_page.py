@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api", tags=["ops"])
 
 NOT_ADMIN = "The insight page is for Kura admins (KURA_ADMIN_PRINCIPALS)."
-CHART_WIDTH, CHART_HEIGHT = 600, 110
+CHART_WIDTH, CHART_HEIGHT = 300, 80
 
 
 def is_admin(email: str, principals, admin_principals) -> bool:

@@ -56,6 +56,7 @@ def test_admin_reads_grouped_unanswered_questions_in_a_real_browser(make_web, we
         assert "We need a bicycle policy" in browser.find_element(By.ID, "not-helpful").text
         bars = browser.find_elements(By.CSS_SELECTOR, ".chart-volume rect.bar")
         assert len(bars) == 30 and float(bars[-1].get_attribute("height")) > 0
+        browser.set_window_size(1280, 1700)  # the whole page in the screenshot
         browser.save_screenshot(str(SCREENSHOT))
         logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert logs == []  # no CSP violation, no missing file
