@@ -53,7 +53,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bots.metrics import METRICS
 from core.errors import KuraError
 from core.types import Answer
 
@@ -199,6 +198,8 @@ class FeedbackStore:
                 (answer_id, user, int(helpful), reason, _now()),
             )
         if before is None or bool(before[0]) != helpful:  # adding a reason later is not another verdict
+            from bots.metrics import METRICS  # on first use: the CLI never pays for prometheus-client
+
             METRICS.verdict(row[1], helpful)
 
     def get_answer(self, answer_id: str) -> AnswerRecord | None:

@@ -7,7 +7,7 @@ figures come from the job state file (bots/job_state.py), read at each scrape.
 
 Families (names as exposed; counters end in ``_total``):
 
-- ``kura_questions_total{surface}``             questions that reached the answerer
+- ``kura_questions_total{surface}``             questions that reached the answerer (web, slack; not `kura ask`)
 - ``kura_answers_total{surface,outcome}``       outcome: answered, abstained, fallback, error
 - ``kura_stage_seconds{stage}``                 histogram; stage: retrieval, answer, llm_first_token, llm_total
 - ``kura_verification_total{check}``            citations_removed, sentences_unverified, sentences_dropped

@@ -29,9 +29,8 @@ from datetime import datetime, timezone
 
 from core.types import Answer
 
-from bots.metrics import METRICS, KuraMetrics
-
 TRACE_LOGGER = "kura.trace"
+UNCOUNTED_SURFACE = "cli"
 trace_logger = logging.getLogger(TRACE_LOGGER)
 
 
@@ -69,10 +68,19 @@ def stage_timings(answer: Answer | None, total_ms: float) -> dict[str, float]:
 class AnswerObserver:
     """Counts and traces answers; ``traced`` wraps one ask, ``traced_stream`` one streamed ask."""
 
-    def __init__(self, *, trace: bool = True, trace_questions: bool = False, metrics: KuraMetrics = METRICS) -> None:
+    def __init__(self, *, trace: bool = True, trace_questions: bool = False, metrics=None) -> None:
         self.trace = trace
         self.trace_questions = trace_questions
-        self.metrics = metrics
+        self._metrics = metrics  # bots.metrics.KuraMetrics; the process's own by default
+
+    @property
+    def metrics(self):
+        # Imported on first use: prometheus-client costs the CLI's cold start for nothing until an answer is counted.
+        if self._metrics is None:
+            from bots.metrics import METRICS
+
+            self._metrics = METRICS
+        return self._metrics
 
     @classmethod
     def from_settings(cls, settings) -> "AnswerObserver":
@@ -82,7 +90,7 @@ class AnswerObserver:
                requested: str) -> Answer:
         """Run ``ask`` and observe its answer (or its failure, which is re-raised)."""
         started = time.perf_counter()
-        self.metrics.questions.labels(surface=surface).inc()
+        self._count_question(surface)
         try:
             answer = ask()
         except BaseException as exc:
@@ -98,7 +106,7 @@ class AnswerObserver:
         The Answer is observed as it passes, before it is handed on: a caller may stop reading once it has it.
         """
         started = time.perf_counter()
-        self.metrics.questions.labels(surface=surface).inc()
+        self._count_question(surface)
         observed = False
         try:
             for item in items:
@@ -115,13 +123,29 @@ class AnswerObserver:
             self._finish(None, RuntimeError("the stream ended without an answer"), question, surface,
                          conversation_id, requested, started)
 
+    @staticmethod
+    def _counted(surface: str) -> bool:
+        # A `kura ask` process ends with its answer: nobody scrapes its metrics, so it does not load them.
+        return surface != UNCOUNTED_SURFACE
+
+    def _count_question(self, surface: str) -> None:
+        if self._counted(surface):
+            self.metrics.questions.labels(surface=surface).inc()
+
     def _finish(self, answer: Answer | None, error: BaseException | None, question: str, surface: str,
                 conversation_id: str | None, requested: str, started: float) -> None:
         total_ms = (time.perf_counter() - started) * 1000
         outcome = "error" if answer is None else outcome_of(answer, requested)
+        stages = stage_timings(answer, total_ms)
+        if self._counted(surface):
+            self._count_answer(answer, surface, outcome, stages)
+        if self.trace:
+            trace_logger.info(json.dumps(self._trace(answer, error, question, surface, conversation_id, requested,
+                                                     outcome, stages), ensure_ascii=False))
+
+    def _count_answer(self, answer: Answer | None, surface: str, outcome: str, stages: dict[str, float]) -> None:
         m = self.metrics
         m.answers.labels(surface=surface, outcome=outcome).inc()
-        stages = stage_timings(answer, total_ms)
         if answer is not None:
             for stage in ("retrieval", "answer", "llm_first_token", "llm_total"):
                 if stage in stages:
@@ -129,9 +153,6 @@ class AnswerObserver:
             for check, count in answer.checks.items():
                 if count:
                     m.verification.labels(check=check).inc(count)
-        if self.trace:
-            trace_logger.info(json.dumps(self._trace(answer, error, question, surface, conversation_id, requested,
-                                                     outcome, stages), ensure_ascii=False))
 
     def _trace(self, answer, error, question, surface, conversation_id, requested, outcome, stages) -> dict:
         line = {

@@ -36,8 +36,10 @@ def test_an_unavailable_llm_is_a_fallback(data_dir, fake, embedder):  # noqa: F8
     fake.stop()
     before = scrape()
     with KuraApp(settings_for(data_dir, fake), embedder=embedder) as kura:
-        answer = kura.ask(QUESTION, principals=["public"])
+        answer = kura.ask(QUESTION, principals=["public"], surface="slack")
+        kura.ask(QUESTION, principals=["public"])  # the CLI's: not counted (no one scrapes a `kura ask` process)
     assert answer.answerer == "extractive" and "unavailable" in answer.notice
     after = scrape()
-    assert moved(after, before, "kura_answers_total", surface="cli", outcome="fallback") == 1
-    assert moved(after, before, "kura_answers_total", surface="cli", outcome="answered") == 0
+    assert moved(after, before, "kura_answers_total", surface="slack", outcome="fallback") == 1
+    assert moved(after, before, "kura_answers_total", surface="slack", outcome="answered") == 0
+    assert moved(after, before, "kura_questions_total", surface="cli") == 0
