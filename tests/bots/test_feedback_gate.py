@@ -100,3 +100,33 @@ def test_the_reindex_job_records_per_source_figures(cli):
     files = JobStateFile.in_state_dir(cli.settings.state_dir).read()["reindex"]["files"]
     assert (files["added"], files["updated"], files["deleted"], files["failed"]) == (len(PAGES) + 1, 0, 1, 0)
     assert files["runs"] == 2 and files["last_success"] == files["last_run"]
+
+
+class FixedRunner:
+    """Stands in for the retrieval run (not the subject here): returns a report decided in advance."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def run(self, items):
+        return self.report
+
+
+def test_the_margin_and_questions_rated_since_the_last_switch(tmp_path):
+    from bots.regression import BaselineFile, FeedbackGate, ItemResult, RegressionReport, compare
+
+    report = RegressionReport([ItemResult("a", "helpful", "Who approves?", False, missing_documents=["files:x"]),
+                               ItemResult("b", "helpful", "VPN?", True),
+                               ItemResult("c", "review", "Parking?", None, reason="wrong")])
+    # Rated since the last switch (not in the baseline): it passed on the serving index, where it was rated.
+    result = compare(report, {})
+    assert [r.id for r in result.worse] == ["a"] and (result.before, result.after) == (1.0, 0.5)
+    assert compare(report, {"a": False}).worse == []  # it failed there already: not worse
+
+    baseline = BaselineFile(tmp_path / "baseline.json")
+    refused = FeedbackGate([], lambda store, pipeline: FixedRunner(report), baseline, margin=0.4)(None, None)
+    assert len(refused.problems) == 1 and "a 'Who approves?': cited files:x no longer retrieved" in refused.problems[0]
+    allowed = FeedbackGate([], lambda store, pipeline: FixedRunner(report), baseline, margin=0.6)(None, None)
+    assert allowed.problems == [] and len(allowed.worse) == 1
+    allowed.accept("gen-1")
+    assert baseline.read() == {"a": False, "b": True}  # the review item is not a pass or a fail
