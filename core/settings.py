@@ -153,7 +153,10 @@ class Settings(BaseSettings):
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
     connector_max_attempts: int = Field(5, ge=1, description="Tries per request before a 429/5xx/timeout is final.")
     connector_backoff_base_s: float = Field(1.0, ge=0, description="First back-off step on 5xx and timeouts.")
-    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest single wait, Retry-After included.")
+    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest back-off step on 5xx and timeouts.")
+    connector_retry_after_max_s: float = Field(
+        900.0, gt=0, description="Longest Retry-After honoured in full; a longer one ends the sync (resumed later)."
+    )
     connector_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout of one request to a source.")
 
     confluence_url: str | None = Field(
