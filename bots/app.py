@@ -40,6 +40,8 @@ from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.multiquery import MultiQueryRetriever
 from retrieval.term_bridge import LazyTermBridge
 
+from bots.observe import AnswerObserver
+
 logger = logging.getLogger(__name__)
 
 
@@ -230,6 +232,8 @@ class KuraApp:
         return EdgeGenerations(s.index_dir, IndexLayout.from_settings(s))
 
     def reindex_job(self, *, on_progress: Callable[[IndexStats], None] | None = None) -> ReindexJob:
+        from bots.regression import feedback_gate
+
         s = self.settings
         return ReindexJob(
             self.generations(),
@@ -239,6 +243,7 @@ class KuraApp:
             default_strategy=s.chunk_strategy,
             min_share=s.reindex_min_share,
             on_progress=on_progress,
+            quality_gate=feedback_gate(self),
         )
 
     def reindex_lock(self) -> ExitStack:
@@ -378,6 +383,11 @@ class KuraApp:
             logger.info("follow-up rewritten for retrieval (%d chars)", len(query))
         return hits, timings
 
+    @functools.cached_property
+    def observer(self) -> AnswerObserver:
+        """Counts every answer in the metrics and logs its trace line (bots/observe.py)."""
+        return AnswerObserver.from_settings(self.settings)
+
     def ask(
         self,
         question: str,
@@ -387,22 +397,30 @@ class KuraApp:
         answerer: str | None = None,
         mode: str | None = None,
         sources: Iterable[str] = (),
+        surface: str = "cli",
+        conversation_id: str | None = None,
     ) -> Answer:
         """Retrieve what these principals may read and answer from it.
 
         ``history`` is the conversation so far as (role, text) turns, role ``user`` or ``assistant``.
+        ``surface`` and ``conversation_id`` only label the answer's metrics and trace.
         """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         name = self.answerer_name(answerer)
-        hits, timings = self._retrieve(question, principals, history, mode, sources)
-        if name == "llm":
-            answer = self.llm.answer(question, hits, history=history)
-        else:
-            answer = self.extractive.answer(question, hits)
-        answer.timings_ms.update(timings)
-        return answer
+
+        def answer_it() -> Answer:
+            hits, timings = self._retrieve(question, principals, history, mode, sources)
+            if name == "llm":
+                answer = self.llm.answer(question, hits, history=history)
+            else:
+                answer = self.extractive.answer(question, hits)
+            answer.timings_ms.update(timings)
+            return answer
+
+        return self.observer.traced(answer_it, question=question, surface=surface, conversation_id=conversation_id,
+                                    requested=name)
 
     def ask_stream(
         self,
@@ -413,22 +431,29 @@ class KuraApp:
         answerer: str | None = None,
         mode: str | None = None,
         sources: Iterable[str] = (),
+        surface: str = "cli",
+        conversation_id: str | None = None,
     ) -> Iterator[str | Answer]:
         """Like ``ask``, but yields verified text deltas first; the last item is the Answer (authoritative)."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         name = self.answerer_name(answerer)
-        hits, timings = self._retrieve(question, principals, history, mode, sources)
-        if name == "llm":
-            items = self.llm.stream(question, hits, history=history)
-        else:
-            answer = self.extractive.answer(question, hits)
-            items = iter([answer.text, answer])
-        for item in items:
-            if isinstance(item, Answer):
-                item.timings_ms.update(timings)
-            yield item
+
+        def stream_it() -> Iterator[str | Answer]:
+            hits, timings = self._retrieve(question, principals, history, mode, sources)
+            if name == "llm":
+                items = self.llm.stream(question, hits, history=history)
+            else:
+                answer = self.extractive.answer(question, hits)
+                items = iter([answer.text, answer])
+            for item in items:
+                if isinstance(item, Answer):
+                    item.timings_ms.update(timings)
+                yield item
+
+        return self.observer.traced_stream(stream_it(), question=question, surface=surface,
+                                           conversation_id=conversation_id, requested=name)
 
     def _close_retired(self) -> None:
         for store in self._retired:

@@ -185,17 +185,22 @@ class FeedbackStore:
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise ValueError(f"the reason is longer than {MAX_REASON_CHARS} characters")
         with self._db() as db:
-            row = db.execute("SELECT user FROM answers WHERE id = ?", (answer_id,)).fetchone()
+            row = db.execute("SELECT user, surface FROM answers WHERE id = ?", (answer_id,)).fetchone()
             if row is None:
                 raise UnknownAnswerError(f"no answer with id {answer_id!r}")
             if row[0] != user:
                 raise FeedbackNotAllowedError("only the person who asked can rate this answer")
+            before = db.execute("SELECT helpful FROM feedback WHERE answer_id = ?", (answer_id,)).fetchone()
             db.execute(
                 "INSERT INTO feedback (answer_id, user, helpful, reason, rated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (answer_id) DO UPDATE SET helpful = excluded.helpful,"
                 " reason = COALESCE(excluded.reason, feedback.reason), rated_at = excluded.rated_at",
                 (answer_id, user, int(helpful), reason, _now()),
             )
+        if before is None or bool(before[0]) != helpful:  # adding a reason later is not another verdict
+            from bots.metrics import METRICS  # on first use: the CLI never pays for prometheus-client
+
+            METRICS.verdict(row[1], helpful)
 
     def get_answer(self, answer_id: str) -> AnswerRecord | None:
         """The stored answer with its verdict, or None."""
@@ -215,6 +220,19 @@ class FeedbackStore:
                 "SELECT a.id, a.user, a.surface, a.conversation_id, a.created_at, a.answer_json, a.retrieved_json,"
                 " f.user, f.helpful, f.reason, f.rated_at"
                 " FROM answers a JOIN feedback f ON f.answer_id = a.id ORDER BY a.created_at, a.rowid"
+            ).fetchall()
+        for row in rows:
+            yield self._record(row)
+
+    def answers_since(self, since: str) -> Iterator[AnswerRecord]:
+        """Every answer given at or after ``since`` (ISO time), rated or not, oldest first (the insight page)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT a.id, a.user, a.surface, a.conversation_id, a.created_at, a.answer_json, a.retrieved_json,"
+                " f.user, f.helpful, f.reason, f.rated_at"
+                " FROM answers a LEFT JOIN feedback f ON f.answer_id = a.id WHERE a.created_at >= ?"
+                " ORDER BY a.created_at, a.rowid",
+                (since,),
             ).fetchall()
         for row in rows:
             yield self._record(row)

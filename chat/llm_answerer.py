@@ -195,7 +195,12 @@ class LLMAnswerer:
     ) -> Answer:
         # Streaming verifies while the model writes; this is the time spent after its last token.
         plan.timings["verify"] = (time.perf_counter() - plan.llm_done) * 1000
-        base = {"prompt_version": self.prompt.id, "model": model or self.settings.llm_model}
+        checks = {
+            "citations_removed": len(verifier.invalid_citations),
+            "sentences_unverified": sum(1 for s in verifier.sentences if not s.supported),
+            "sentences_dropped": len(verifier.dropped),
+        }
+        base = {"prompt_version": self.prompt.id, "model": model or self.settings.llm_model, "checks": checks}
         if verifier.invalid_citations:
             logger.info("removed citations to no source: %s", verifier.invalid_citations)
         cited = any(s.citations for s in verifier.sentences)

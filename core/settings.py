@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="A re-index leaving fewer than this share of the serving index's documents is not switched to "
         "(a source that suddenly lists nothing must not empty the index); --force overrides.",
     )
+    reindex_quality_margin: float = Field(
+        0.05, ge=0, le=1,
+        description="`kura reindex --full` is not switched when the feedback regression set's pass rate on the new "
+        "index is lower than on the serving one by more than this (bots/regression.py); --force overrides.",
+    )
     progress_interval_s: float = Field(10.0, ge=0, description="Seconds between progress lines when not on a terminal.")
 
     # --- index layout (core/index_layout.py; the same design on the embedded engine and a server) ---------
@@ -219,6 +224,16 @@ class Settings(BaseSettings):
         False,
         description="Let `kura serve` offer the password-less local login on a non-loopback host (demos only: "
         "anyone who can reach it can sign in as anyone). Unneeded with KURA_WEB_AUTH_HEADER.",
+    )
+
+    # --- operations: metrics, traces, insight page -------------------------------------
+    admin_principals: list[str] = Field(
+        default_factory=list,
+        description='Who may open the insight page (/insights): emails or groups, e.g. ["group:kura-admins"].',
+    )
+    trace_answers: bool = Field(True, description="Log one JSON trace line per answer (logger kura.trace).")
+    trace_questions: bool = Field(
+        False, description="Put the question's text in answer traces (off: traces carry ids, timings and outcome only)."
     )
 
     @model_validator(mode="after")

@@ -151,6 +151,8 @@ class Answer:
     model: str = ""
     notice: str = ""  # e.g. "The LLM was unavailable; this is an extractive answer."
     timings_ms: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    # What verification changed (LLM answers): citations_removed, sentences_unverified, sentences_dropped.
+    checks: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:

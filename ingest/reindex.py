@@ -32,7 +32,7 @@ from core.store import ChunkStore
 from ingest.cow_store import CopyOnWriteStore
 from ingest.generations import IndexGenerations
 from ingest.pipeline import IndexPipeline, IndexStats
-from ingest.reindex_check import CheckResult, SourceListing, check_index
+from ingest.reindex_check import CheckResult, QualityGate, SourceListing, check_index
 from ingest.reindex_records import IndexSource, PendingBuild, ReindexResult
 
 __all__ = ["IndexSource", "ReindexJob", "ReindexResult"]
@@ -53,6 +53,7 @@ class ReindexJob:
         default_strategy: str,
         min_share: float = 0.5,
         on_progress: Callable[[IndexStats], None] | None = None,
+        quality_gate: QualityGate | None = None,
     ) -> None:
         self.generations = generations
         self.sources = sources
@@ -61,6 +62,7 @@ class ReindexJob:
         self.default_strategy = default_strategy
         self.min_share = min_share
         self.on_progress = on_progress
+        self.quality_gate = quality_gate  # full rebuilds only: answers must not get worse (reindex_check.py)
 
     def run(self, *, full: bool = False, strategy: str | None = None, force: bool = False,
             clean: bool = False) -> ReindexResult:
@@ -206,6 +208,11 @@ class ReindexJob:
         result.documents, result.chunks = check.documents, check.chunks
         if result.failed_sources and record["mode"] == "full" and not force:
             check.problems.append("a source failed as a whole, so the rebuild lacks its documents")
+        gate = None
+        if check.ok and record["mode"] == "full" and self.quality_gate is not None:
+            gate = self.quality_gate(store, pipeline)  # run under --force too: its verdict becomes the new baseline
+            result.worse_questions = gate.worse
+            check.problems += [] if force else gate.problems
         if not check.ok:
             result.problems = check.problems
             logger.error("not switching to %s: %s", record["name"], "; ".join(check.problems))
@@ -218,6 +225,8 @@ class ReindexJob:
         self.generations.write_manifest(record["name"], check.hashes)
         self.generations.switch(record["name"])
         result.switched, result.index = True, record["name"]
+        if gate is not None:
+            gate.accept(record["name"])
         self.pending.clear()
         self._remove_old(serving, record["name"])
         return result

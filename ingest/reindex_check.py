@@ -6,12 +6,18 @@
   that suddenly lists nothing (a wrong setting, an expired token that still
   returns 200) cannot empty the index overnight.
 - A smoke query - one listed document's title and opening - finds that document.
+
+After these, a full rebuild meets its ``QualityGate`` (when the composition
+root gives it one: the feedback regression set, bots/regression.py): answers
+people rated helpful must not get worse on the new index beyond a margin.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.store import ChunkStore, HybridQuery
 from core.types import Document
@@ -50,6 +56,21 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass
+class GateVerdict:
+    """What a quality gate found on a new index."""
+
+    problems: list[str] = field(default_factory=list)  # why it must not serve (empty: it may)
+    worse: list[str] = field(default_factory=list)  # one line per question that got worse
+    accept: Callable[[str], None] = lambda generation: None  # called once the generation serves
+
+
+class QualityGate(Protocol):
+    """Judges a new index by its answers before it serves; ``pipeline`` gives the embedder and BM25 encoder."""
+
+    def __call__(self, store: ChunkStore, pipeline) -> GateVerdict: ...
 
 
 def check_index(store: ChunkStore, listing: SourceListing, pipeline, *, serving_documents: int,

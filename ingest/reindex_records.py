@@ -37,6 +37,7 @@ class ReindexResult:
     chunks: int = 0
     problems: list[str] = field(default_factory=list)  # why a new index was not switched to
     failed_sources: list[str] = field(default_factory=list)
+    worse_questions: list[str] = field(default_factory=list)  # feedback regression set, full rebuilds only
 
     @property
     def ok(self) -> bool:
@@ -47,7 +48,7 @@ class ReindexResult:
         out.update(seconds=round(self.stats.seconds, 3), embed_seconds=round(self.stats.embed_seconds, 3))
         out.update(mode=self.mode, ok=self.ok, switched=self.switched, resumed=self.resumed, index=self.index,
                    documents=self.documents, chunks=self.chunks, problems=self.problems,
-                   failed_sources=self.failed_sources)
+                   failed_sources=self.failed_sources, worse_questions=self.worse_questions)
         return out
 
     def summary_line(self) -> str:

@@ -47,8 +47,10 @@ def _progress():
 
 @app.command("run")
 def run(
-    dataset: Path = typer.Option(..., "--dataset", help="SQuAD-format JSON, Kura JSONL or a feedback export."),
-    out: Path = typer.Option(..., "--out", help="Directory for results.json, report.md and report.html."),
+    dataset: Path = typer.Option(
+        ..., "--dataset", help="SQuAD-format JSON, Kura JSONL, a feedback export, or `feedback`: the feedback "
+        "regression set (rated answers) against the serving index."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.json, report.md and report.html."),
     corpus: str = typer.Option("article", "--corpus", help="SQuAD data: article (one document per article) or paragraph."),
     strategies: Optional[str] = typer.Option(
         None, "--strategies", help="Comma-separated chunking strategies, NAME or NAME:SIZE[/OVERLAP] (default: KURA_CHUNK_STRATEGY)."
@@ -69,6 +71,13 @@ def run(
     from eval.runner import EvalRunner, RunConfig
 
     settings = load_settings()
+    if str(dataset) == "feedback" and not dataset.exists():
+        from bots.cli.eval_feedback import run_feedback_set
+
+        run_feedback_set(settings, out)
+        return
+    if out is None:
+        raise typer.BadParameter("--out is needed (a directory for the results)", param_hint="--out")
     data = load_dataset(dataset, corpus=corpus, docs=docs).sample(limit, seed)
     config = RunConfig(
         strategies=_split(strategies or settings.chunk_strategy),

@@ -42,6 +42,7 @@ def serve(
 
     from bots.app import KuraApp
     from bots.cli.main import _settings
+    from bots.observe import configure_trace_logging
     from bots.web.app import create_app
 
     settings = _settings(web_host=host, web_port=port)
@@ -49,6 +50,7 @@ def serve(
         shown_host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::") else settings.web_host
         settings = settings.model_copy(update={"web_base_url": f"http://{shown_host}:{settings.web_port}"})
     check_exposure(settings)
+    configure_trace_logging()
     kura = KuraApp(settings)
     with kura:
         if kura.store.exists():

@@ -18,10 +18,12 @@ def slack(
     """Answer @mentions and DMs in Slack."""
     from bots.app import KuraApp
     from bots.cli.main import _settings
+    from bots.observe import configure_trace_logging
     from bots.slack.app import build_slack_app, resolve_mode
     from bots.slack.server import serve_http, serve_socket_mode
 
     logging.getLogger("bots").setLevel(logging.INFO)
+    configure_trace_logging()
     settings = _settings(slack_mode=mode, slack_host=host, slack_port=port)
     resolved = resolve_mode(settings)
     kura = KuraApp(settings)
@@ -31,7 +33,7 @@ def slack(
         kura.embedder.embed_query("warm up")
         if resolved == "socket":
             serve_socket_mode(bolt_app, settings.slack_app_token.get_secret_value(), settings.slack_host,
-                              settings.slack_port)
+                              settings.slack_port, state_dir=settings.state_dir)
         else:
             typer.echo(f"kura slack: Events API on http://{settings.slack_host}:{settings.slack_port}/slack/events")
-            serve_http(bolt_app, settings.slack_host, settings.slack_port)
+            serve_http(bolt_app, settings.slack_host, settings.slack_port, state_dir=settings.state_dir)

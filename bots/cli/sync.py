@@ -20,6 +20,7 @@ def sync(
     """Sync the configured sources incrementally (resumes where an interrupted sync stopped)."""
     from bots.app import KuraApp
     from bots.cli.progress import index_progress
+    from bots.job_state import JobStateFile, sync_figures
     from core.settings import load_settings
     from ingest.connectors.checkpoints import CheckpointStore
     from ingest.connectors.registry import build_connectors
@@ -33,6 +34,8 @@ def sync(
             runner = SyncRunner(kura.pipeline(), checkpoints, connectors,
                                 on_progress=lambda name, stats: progress(stats))
             summary = runner.run(full=full)
+        per_source, succeeded = sync_figures(summary)  # for /metrics and the insight page
+        JobStateFile.in_state_dir(settings.state_dir).record("sync", per_source, succeeded=succeeded)
         total_chunks = kura.store.count() if kura.store.exists() else 0
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))

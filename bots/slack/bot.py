@@ -120,7 +120,8 @@ class SlackBot:
             history = self.history(client, channel, thread_ts, event["ts"], bot_user_id) if event.get("thread_ts") else None
             with self._ask_lock:
                 answer = self._ask_streaming(client, channel, ts, question, principals=principals,
-                                             history=history, sources=settings.allowed_sources)
+                                             history=history, sources=settings.allowed_sources, surface=SURFACE,
+                                             conversation_id=f"{channel}:{thread_ts}")
             answer_id = self.feedback.record_answer(
                 answer, user=self.feedback_user(user), surface=SURFACE, conversation_id=f"{channel}:{thread_ts}"
             )

@@ -102,6 +102,7 @@ def create_app(kura, settings: Settings, *, feedback=None, conversations: Conver
     """The web chat app over this KuraApp; the feedback and conversation stores default to the data directory."""
     from bots.feedback import FeedbackStore
     from bots.web.api import router as api_router
+    from bots.web.insights_page import api_router as insights_api_router, router as insights_router
     from bots.web.pages import router as pages_router
 
     feedback = feedback or FeedbackStore.from_settings(settings)
@@ -134,4 +135,6 @@ def create_app(kura, settings: Settings, *, feedback=None, conversations: Conver
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(insights_api_router)
+    app.include_router(insights_router)  # /insights and /metrics
     return app

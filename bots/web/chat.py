@@ -69,7 +69,8 @@ class ChatService:
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         principals = self.kura.principals_for(user)
         answer: Answer | None = None
-        for item in answer_deltas(self.kura, question, principals=principals, history=history):
+        for item in answer_deltas(self.kura, question, principals=principals, history=history, surface=SURFACE,
+                                  conversation_id=conversation_id):
             if isinstance(item, Answer):
                 answer = item
             elif item:

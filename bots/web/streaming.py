@@ -26,14 +26,14 @@ def split_for_streaming(text: str) -> list[str]:
 
 
 def answer_deltas(
-    kura, question: str, *, principals: Sequence[str], history: Sequence[tuple[str, str]] | None = None
+    kura, question: str, *, principals: Sequence[str], history: Sequence[tuple[str, str]] | None = None, **labels
 ) -> Iterator[str | Answer]:
-    """Yields text deltas, then the final Answer."""
+    """Yields text deltas, then the final Answer; ``labels`` (surface, conversation_id) go to KuraApp's trace."""
     ask_stream = getattr(kura, "ask_stream", None)
     if callable(ask_stream):
-        items = ask_stream(question, principals=principals, history=history)
+        items = ask_stream(question, principals=principals, history=history, **labels)
     else:
-        answer = kura.ask(question, principals=principals, history=history)
+        answer = kura.ask(question, principals=principals, history=history, **labels)
         items = iter([answer.text, answer])
     for item in items:
         # An LLM's token deltas pass through (their pieces are tiny already); a finished text arrives in a few pieces.

@@ -33,7 +33,7 @@ class PausingStreamKura:
     def principals_for(self, email):
         return self.kura.principals_for(email)
 
-    def ask_stream(self, question, *, principals, history=None):
+    def ask_stream(self, question, *, principals, history=None, **labels):
         self.histories.append(list(history or []))
         answer = self.kura.ask(question, principals=principals)
         words = answer.text.split(" ")
