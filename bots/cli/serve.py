@@ -42,6 +42,7 @@ def serve(
 
     from bots.app import KuraApp
     from bots.cli.main import _settings
+    from bots.local_socket import LocalServer
     from bots.web.app import create_app
 
     settings = _settings(web_host=host, web_port=port)
@@ -50,7 +51,8 @@ def serve(
         settings = settings.model_copy(update={"web_base_url": f"http://{shown_host}:{settings.web_port}"})
     check_exposure(settings)
     kura = KuraApp(settings)
-    with kura:
+    # The CLI's ask, stats and ingest run here while this process holds the index (bots/local_socket.py).
+    with kura, LocalServer(kura, command="kura serve"):
         if kura.store.exists():
             kura.retriever  # load the model and open the index now, not on the first question
         else:
