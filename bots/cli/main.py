@@ -50,8 +50,6 @@ def ingest(
     from ingest.pipeline import IndexStats
 
     settings = _settings()
-    if path is not None and not path.is_dir():
-        raise ValueError(f"--path {path} is not a folder")
     request = {"op": "ingest", "path": str(path.resolve()) if path is not None else None, "strategy": strategy}
     with index_progress("ingest") as progress:
         remote = _ask_server(settings, request, on_progress=lambda s: progress(_stats_from(IndexStats, s)))
