@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bots.test_cli import FINANCE, OUTSIDER, REPO, kura
+from bots.local_socket import held_index_error
 
-RESTRICTED_QUESTION = "What is the KESTREL salary band?"
+# Each test runs several CLI processes; on a loaded 2-core machine one takes 10-20 s.
+pytestmark = pytest.mark.timeout(900)
+from tests.bots.test_cli import FINANCE, OUTSIDER, REPO, kura, restricted_documents
 
 
 def _free_port() -> int:
@@ -56,26 +58,27 @@ def test_socket_is_private_to_its_owner(served):
 
 
 def test_ask_beside_the_server_keeps_the_askers_permissions(served):
+    """--as resolves to the same principals through the server as in-process (tests/bots/test_cli.py's cases)."""
     data, _ = served
-    public = kura("ask", RESTRICTED_QUESTION, "--json", data_dir=data)
-    assert public.returncode == 0, public.stderr
-    member = kura("ask", RESTRICTED_QUESTION, "--json", "--as", FINANCE, data_dir=data)
-    outsider = kura("ask", RESTRICTED_QUESTION, "--json", "--as", OUTSIDER, data_dir=data)
-    assert member.returncode == 0 and outsider.returncode == 0, member.stderr + outsider.stderr
-    restricted = {s["document_id"] for s in json.loads(member.stdout)["sources"]}
-    seen_by_outsider = {s["document_id"] for s in json.loads(outsider.stdout)["sources"]}
-    seen_by_public = {s["document_id"] for s in json.loads(public.stdout)["sources"]}
-    secret = {d for d in restricted if "kestrel" in d.lower() or "salary" in d.lower()} or restricted
-    assert secret - seen_by_outsider and secret - seen_by_public  # the member sees what the others do not
+    question = "給与バンド表の改定コードは何ですか？"
+    member = kura("ask", question, "--json", "--as", FINANCE, data_dir=data)
+    outsider = kura("ask", question, "--json", "--as", OUTSIDER, data_dir=data)
+    public = kura("ask", question, "--json", data_dir=data)
+    assert member.returncode == outsider.returncode == public.returncode == 0, member.stderr + outsider.stderr
+    assert "KIRIN-26" in json.loads(member.stdout)["answer"]
+    restricted = set(restricted_documents())
+    for out in (json.loads(outsider.stdout), json.loads(public.stdout)):
+        assert "KIRIN-26" not in out["answer"]
+        assert not {s["document_id"] for s in out["sources"]} & restricted
     plain = kura("ask", "How do I set up the VPN?", data_dir=data)
     assert plain.returncode == 0 and "Sources:" in plain.stdout, plain.stderr
 
 
-def test_stats_ingest_and_reindex_beside_the_server(served, tmp_path):
+def test_stats_and_ingest_beside_the_server(served, tmp_path):
     data, server = served
     before = kura("stats", data_dir=data)
     assert before.returncode == 0, before.stderr
-    assert "documents:" in before.stdout and "sample:" in before.stdout
+    assert "documents: 37" in before.stdout and "confluence: 15 documents" in before.stdout
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "zebra.md").write_text("# Zebra crossing policy\n\nThe zebra crossing outside the Osaka office is "
@@ -88,10 +91,28 @@ def test_stats_ingest_and_reindex_beside_the_server(served, tmp_path):
     found = kura("ask", "When is the zebra crossing repainted?", "--json", data_dir=data)
     assert found.returncode == 0, found.stderr
     assert any("zebra" in s["title"].lower() for s in json.loads(found.stdout)["sources"])
+
+
+def test_reindex_beside_the_server(served):
+    data, server = served
     reindexed = kura("reindex", "--json", data_dir=data)
     assert reindexed.returncode == 0, reindexed.stdout + reindexed.stderr
     assert kura("ask", "How do I set up the VPN?", data_dir=data).returncode == 0
     assert server.poll() is None  # the server kept running through all of it
+
+
+def test_what_cannot_be_handed_over_names_the_holder(served):
+    """Opening the served index directly (as `kura sync` does) fails; the error names `kura serve` and its pid."""
+    data, server = served
+    from core.errors import StoreError
+    from core.store_factory import current_index_dir
+    from core.store_edge import EdgeStore
+
+    with pytest.raises(StoreError) as failure:
+        EdgeStore(current_index_dir(data / "index")).count()
+    message = str(held_index_error(failure.value, data, "kura sync"))
+    assert f"held by `kura serve` (pid {server.pid})" in message and "kura sync cannot run beside it" in message
+    assert "\n" not in message
 
 
 def test_without_a_server_the_cli_opens_the_index_itself(tmp_path):
