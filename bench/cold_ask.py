@@ -2,7 +2,8 @@
 
 Indexes the sample corpus into a temporary data dir (once, not timed), then
 runs `python -m bots.cli ask QUESTION` --runs times as separate processes and
-times each from spawn to exit. One more run under `python -X importtime`
+times each from spawn to exit (wall time, and the process's CPU time: on a
+machine shared with other jobs the wall time mostly measures the queue). One more run under `python -X importtime`
 lists the slowest imports and checks that neither torch nor
 sentence-transformers is imported on the query path. Ends with one JSON line.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,12 +61,16 @@ def main() -> None:
         if ingested.returncode != 0:
             sys.exit(f"ingest failed: {ingested.stderr.strip()}")
         kura(["ask", "warm the page cache"], env)  # file-system caches, as on a machine in use; not timed
-        seconds = []
+        seconds, cpu_seconds = [], []
         for i in range(args.runs):
             question = args.question or QUESTIONS[i % len(QUESTIONS)]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             result = kura(["ask", question], env)
             seconds.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # CPU time of the ask process: what the wall time would be on an idle machine, minus I/O waits.
+            cpu_seconds.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             if result.returncode != 0:
                 sys.exit(f"ask failed: {result.stderr.strip()}")
         traced = kura(["ask", QUESTIONS[0]], env, python_flags=("-X", "importtime"))
@@ -77,6 +83,7 @@ def main() -> None:
         "p50_s": round(statistics.median(seconds), 3),
         "max_s": round(max(seconds), 3),
         "min_s": round(min(seconds), 3),
+        "cpu_p50_s": round(statistics.median(cpu_seconds), 3),
         "import_ms": round(import_ms),
         "heavy_imports": heavy,
         "load_average": [round(x, 2) for x in os.getloadavg()],
