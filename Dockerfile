@@ -30,6 +30,8 @@ RUN useradd --system --create-home --uid 10001 kura \
     && mkdir -p /data \
     && chown kura /data
 USER kura
+# The int8 embedding model, compiled once into the image (~/.cache/kura): no container exports at first use.
+RUN kura embedder prepare
 VOLUME ["/data"]
 EXPOSE 8000 3000
 CMD ["kura", "serve"]

@@ -7,10 +7,14 @@ the embedder alone decides). Reported per set and mode: recall@5 (a relevant
 document among the top 5 chunks' documents) and its difference to fp32.
 
 Sets: the sample corpus questions (English and Japanese, relevant document ids
-given) and JSQuAD v1.3 validation (Japanese; each article one document, the
-question's article relevant; ``--jsquad N`` questions, 0 to skip).
+given), JSQuAD v1.3 validation (Japanese; each article one document, the
+question's article relevant; ``--jsquad N`` questions, 0 to skip) and, with
+``--squad FILE``, an English SQuAD 2.0-format file (each paragraph one
+document, the question's paragraph relevant, unanswerable questions left out;
+``--squad-questions N``). None of them is calibration data: openvino-int8 is
+calibrated on Kura's own guides and docstrings (retrieval/calibration.py).
 
-    python bench/embedding_quality.py --backends torch,openvino-int8,onnx-int8 [--jsquad 600] [--threads 2]
+    python bench/embedding_quality.py --backends torch,openvino-int8 [--jsquad 600] [--squad FILE] [--threads 2]
 """
 
 from __future__ import annotations
@@ -52,6 +56,21 @@ def jsquad_set(limit: int, seed: int = 5):
     return docs, questions[:limit]
 
 
+def squad_set(path: Path, limit: int, seed: int = 5):
+    from core.types import Document, Section
+
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    docs, questions = [], []
+    for a, article in enumerate(data):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            doc_id = f"squad:{a}-{p}"
+            docs.append(Document("squad", f"{a}-{p}", article["title"].replace("_", " "),
+                                 (Section(paragraph["context"]),)))
+            questions += [(qa["question"], {doc_id}) for qa in paragraph["qas"] if not qa.get("is_impossible")]
+    random.Random(seed).shuffle(questions)
+    return docs, questions[:limit]
+
+
 def evaluate(embedder, docs, questions, tmp: Path) -> dict[str, float]:
     from core.protocols import SyncBatch
     from core.store_edge import EdgeStore
@@ -80,6 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="torch,openvino-int8,onnx-int8")
     parser.add_argument("--jsquad", type=int, default=600)
+    parser.add_argument("--squad", type=Path, default=None, help="an English SQuAD 2.0-format file")
+    parser.add_argument("--squad-questions", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -92,6 +113,8 @@ def main() -> None:
     sets = {"sample": sample_set()}
     if args.jsquad and JSQUAD.exists():
         sets["jsquad"] = jsquad_set(args.jsquad)
+    if args.squad:
+        sets["squad-en"] = squad_set(args.squad, args.squad_questions)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="kura-bench-quality-") as tmp:
         for backend in args.backends.split(","):

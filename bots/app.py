@@ -14,33 +14,33 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.index_layout import IndexLayout
-from core.protocols import Connector
 from core.settings import Settings
 from core.store import ChunkStore
 from core.store_factory import current_index_dir, open_store
 from core.types import Answer
-from chat.extractive import ExtractiveAnswerer
-from chat.llm_answerer import LLMAnswerer
-from chat.llm_client import LLMClient
-from chat.prompts import load_prompt
-from chat.rewrite import CrossLanguageRewriter, QueryRewriter, document_language
-from ingest.chunking import ChunkingConfig, create_chunker
-from ingest.generations import EdgeGenerations, IndexGenerations, ServerGenerations
-from ingest.job_lock import JobLock
-from ingest.pipeline import IndexPipeline, IndexStats
-from ingest.reindex import IndexSource, ReindexJob
-from ingest.summarize import Summarizer, create_summarizer
 from retrieval.bm25 import BM25Encoder
-from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.multiquery import MultiQueryRetriever
 from retrieval.term_bridge import LazyTermBridge
 
 from bots.observe import AnswerObserver
+# Ingestion, the LLM client and the chunkers are imported where they are used: a cold `kura ask` must not pay
+# for openai, langchain or the re-index job (measured with `python -X importtime`; bench/cold_ask.py).
+if TYPE_CHECKING:
+    from chat.extractive import ExtractiveAnswerer
+    from chat.llm_answerer import LLMAnswerer
+    from chat.rewrite import CrossLanguageRewriter, QueryRewriter
+    from core.protocols import Connector
+    from ingest.chunking import ChunkingConfig
+    from ingest.generations import IndexGenerations
+    from ingest.pipeline import IndexPipeline, IndexStats
+    from ingest.reindex import IndexSource, ReindexJob
+    from ingest.summarize import Summarizer
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 class KuraApp:
     """Kura's parts, built from one Settings object."""
 
-    def __init__(self, settings: Settings, *, embedder: SentenceTransformerEmbedder | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder=None) -> None:
         self.settings = settings
         self._embedder = embedder
         self._store: ChunkStore | None = None
@@ -65,31 +65,37 @@ class KuraApp:
 
     # --- parts -------------------------------------------------------------------------
     @property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self):
+        """The configured embedder (compiled int8 by default, torch as fallback), behind a content-hash cache."""
         if self._embedder is None:
+            from retrieval.embedding_cache import CachedEmbedder
+
             s = self.settings
             if s.embedding_backend != "torch":
                 from retrieval.calibration import kura_texts
                 from retrieval.embedder_compiled import CompiledEmbedder
 
-                self._embedder = CompiledEmbedder(
+                inner = CompiledEmbedder(
                     s.embedding_model,
                     backend=s.embedding_backend,
-                    cache_dir=s.cache_dir,
+                    cache_dir=s.embedder_cache_dir,
                     batch_size=s.embedding_batch_size,
                     query_prefix=s.embedding_query_prefix,
                     passage_prefix=s.embedding_passage_prefix,
                     threads=s.embedding_threads,
                     calibration_texts=kura_texts,
                 )
-                return self._embedder
-            self._embedder = SentenceTransformerEmbedder(
-                s.embedding_model,
-                batch_size=s.embedding_batch_size,
-                query_prefix=s.embedding_query_prefix,
-                passage_prefix=s.embedding_passage_prefix,
-                device=s.embedding_device,
-            )
+            else:
+                from retrieval.embedder import SentenceTransformerEmbedder
+
+                inner = SentenceTransformerEmbedder(
+                    s.embedding_model,
+                    batch_size=s.embedding_batch_size,
+                    query_prefix=s.embedding_query_prefix,
+                    passage_prefix=s.embedding_passage_prefix,
+                    device=s.embedding_device,
+                )
+            self._embedder = CachedEmbedder(inner)
         return self._embedder
 
     @property
@@ -144,10 +150,14 @@ class KuraApp:
 
     @functools.cached_property
     def extractive(self) -> ExtractiveAnswerer:
+        from chat.extractive import ExtractiveAnswerer
+
         s = self.settings
         return ExtractiveAnswerer(max_sentences=s.answer_sentences, abstain_threshold=s.abstain_threshold)
 
     def chunking_config(self) -> ChunkingConfig:
+        from ingest.chunking import ChunkingConfig
+
         s = self.settings
         return ChunkingConfig(
             chunk_tokens=s.chunk_tokens,
@@ -161,9 +171,13 @@ class KuraApp:
 
     @functools.cached_property
     def summarizer(self) -> Summarizer:
+        from ingest.summarize import create_summarizer
+
         return create_summarizer(self.settings)
 
     def chunker(self, strategy: str | None = None):
+        from ingest.chunking import create_chunker
+
         return create_chunker(
             strategy or self.settings.chunk_strategy,
             self.chunking_config(),
@@ -178,6 +192,8 @@ class KuraApp:
         store: ChunkStore | None = None,
         on_progress: Callable[[IndexStats], None] | None = None,
     ) -> IndexPipeline:
+        from ingest.pipeline import IndexPipeline
+
         return IndexPipeline(
             store or self.store,
             self.chunker(strategy),
@@ -198,6 +214,8 @@ class KuraApp:
         """Every configured source, as the re-index job runs them."""
         from ingest.connectors.checkpoints import CheckpointStore
         from ingest.connectors.registry import build_connectors, configured_sources
+        from ingest.pipeline import IndexStats
+        from ingest.reindex import IndexSource
         from ingest.sync import _without_unindexed
 
         s = self.settings
@@ -222,6 +240,8 @@ class KuraApp:
         return sources
 
     def generations(self) -> IndexGenerations:
+        from ingest.generations import EdgeGenerations, ServerGenerations
+
         s = self.settings
         if s.qdrant_url:
             from qdrant_client import QdrantClient
@@ -233,6 +253,7 @@ class KuraApp:
 
     def reindex_job(self, *, on_progress: Callable[[IndexStats], None] | None = None) -> ReindexJob:
         from bots.regression import feedback_gate
+        from ingest.reindex import ReindexJob
 
         s = self.settings
         return ReindexJob(
@@ -248,6 +269,7 @@ class KuraApp:
 
     def reindex_lock(self) -> ExitStack:
         """The re-index job's lock, and `kura sync`'s: both write the index and the connector checkpoints."""
+        from ingest.job_lock import JobLock
         from ingest.sync import sync_lock
 
         locks = ExitStack()
@@ -265,10 +287,13 @@ class KuraApp:
         connector: Connector,
         *,
         full_scope: bool = True,
+        strategy: str | None = None,
         on_progress: Callable[[IndexStats], None] | None = None,
     ) -> IndexStats:
         """Index everything a connector lists; with ``full_scope`` its documents no longer listed are removed."""
-        pipeline = self.pipeline(on_progress=on_progress)
+        from chat.rewrite import document_language
+
+        pipeline = self.pipeline(strategy=strategy, on_progress=on_progress)
         scope: set[str] = set(getattr(connector, "scope", ()))
 
         languages: set[str] = set()
@@ -304,6 +329,8 @@ class KuraApp:
 
     @functools.cached_property
     def llm(self) -> LLMAnswerer:
+        from chat.llm_answerer import LLMAnswerer
+
         if not self.settings.llm_configured:
             raise ConfigError("the LLM answerer needs an endpoint: set KURA_LLM_BASE_URL (see chat/README.md)")
         return LLMAnswerer(self.settings, extractive=self.extractive)
@@ -311,8 +338,13 @@ class KuraApp:
     @functools.cached_property
     def rewriter(self) -> QueryRewriter:
         """Follow-up rewriting: with the LLM when one is configured (and enabled), by key terms otherwise."""
+        from chat.rewrite import QueryRewriter
+
         s = self.settings
         if s.llm_configured and s.llm_rewrite_followups:
+            from chat.llm_client import LLMClient
+            from chat.prompts import load_prompt
+
             prompt = load_prompt("rewrite", s.llm_rewrite_prompt_version, s.llm_prompts_dir)
             # No retries: a failed rewrite falls back to key terms at once instead of delaying the answer.
             return QueryRewriter(client=LLMClient.from_settings(s, max_retries=0), prompt=prompt)
@@ -321,11 +353,16 @@ class KuraApp:
     @functools.cached_property
     def cross_language(self) -> CrossLanguageRewriter | None:
         """The question in the index's other languages: LLM translation when one is set, else the term table."""
+        from chat.rewrite import CrossLanguageRewriter
+
         s = self.settings
         if not s.cross_language:
             return None
         bridge = LazyTermBridge() if s.cross_language_offline else None
         if s.llm_configured:
+            from chat.llm_client import LLMClient
+            from chat.prompts import load_prompt
+
             prompt = load_prompt("translate", s.llm_translate_prompt_version, s.llm_prompts_dir)
             client = LLMClient.from_settings(s, max_retries=0)  # a failed translation falls back at once
             return CrossLanguageRewriter(client=client, prompt=prompt, bridge=bridge)

@@ -1,11 +1,16 @@
-"""The embedding model on a faster CPU runtime (onnxruntime or OpenVINO), same interface as the PyTorch one.
+"""The embedding model on a compiled CPU runtime (OpenVINO or onnxruntime): the default, same interface as PyTorch's.
 
-``KURA_EMBEDDING_BACKEND=onnx|onnx-int8|openvino|openvino-int8`` selects it;
-the model is exported once into the cache directory (embedder_export.py).
+``KURA_EMBEDDING_BACKEND`` selects it (default ``openvino-int8``; ``torch`` is
+the reference and fallback). The model is exported once per machine, model,
+backend and library versions into the user cache (embedder_export.py); this
+module only loads it, with its runtime and the ``tokenizers`` library: no
+torch, transformers or sentence-transformers on the query path, which is what
+makes a cold ``kura ask`` fast.
+
 Tokenization, mean pooling and L2 normalisation match sentence-transformers,
 so vectors are interchangeable with the PyTorch backend's up to the runtime's
-arithmetic (int8 backends are approximations: measure retrieval quality before
-making one the default, see bench/embedding_quality.py).
+arithmetic (int8 is an approximation: bench/embedding_quality.py measures
+retrieval quality against fp32).
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import numpy as np
 
 from core.errors import ConfigError
 from retrieval.embedder import DEFAULT_MODEL, resolve_model_path, unreadable_share
-from retrieval.embedder_export import INPUTS, ensure_exported
+from retrieval.embedder_export import ensure_exported
+from retrieval.model_tokenizer import ModelTokenizer, pad_batch
 
 logger = logging.getLogger(__name__)
 
 
 class CompiledEmbedder:
-    """Embeds with an exported copy of the model; loads (and exports, the first time) lazily."""
+    """Embeds with an exported copy of the model; loads (and exports, the first time on a machine) lazily."""
 
     def __init__(
         self,
@@ -40,6 +46,7 @@ class CompiledEmbedder:
         passage_prefix: str = "",
         threads: int = 0,
         calibration_texts: Callable[[], Sequence[str]] | None = None,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -51,39 +58,27 @@ class CompiledEmbedder:
         self.passage_prefix = passage_prefix
         self.threads = threads or os.cpu_count() or 1
         self.calibration_texts = calibration_texts
+        self.announce = announce
         self._lock = threading.Lock()
         self._run: Callable[[list[dict]], list[np.ndarray]] | None = None
-        self._tokenizer = None
-        self._counter = None
-        self._max_seq_length = 256
+        self._tokenizer: ModelTokenizer | None = None
+        self.model_file: Path | None = None
         self.calls = 0  # embed_documents calls, as SentenceTransformerEmbedder counts them
         self.texts_embedded = 0
+        self.padding_share = 0.0  # padded positions / all positions of the last embed call (bucketing's effect)
 
     # --- loading ---------------------------------------------------------------------------
-    def _load(self):
+    def _load(self) -> Callable[[list[dict]], list[np.ndarray]]:
         with self._lock:
             if self._run is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                from tokenizers import Tokenizer
-                from transformers import AutoTokenizer
-
                 path = resolve_model_path(self.model_name)
                 if not Path(path).is_dir():
                     raise ConfigError(f"KURA_EMBEDDING_BACKEND={self.backend} needs a local model folder, "
-                                      f"not {self.model_name!r}")
-                texts = self.calibration_texts() if self.calibration_texts and self.backend == "openvino-int8" else ()
-                model_file = ensure_exported(self.cache_dir, path, self.backend, texts)
-                self._tokenizer = AutoTokenizer.from_pretrained(path)
-                # A private copy of the fast tokenizer for counting: chunking counts word-pieces of every
-                # candidate window, and the wrapper's per-call overhead was ~60% of ingest time outside inference.
-                # (A copy, because batch encoding leaves truncation switched on in the shared one.)
-                self._counter = Tokenizer.from_str(self._tokenizer.backend_tokenizer.to_str())
-                self._counter.no_truncation()
-                self._counter.no_padding()
-                config = Path(path) / "sentence_bert_config.json"
-                if config.exists():
-                    self._max_seq_length = int(json.loads(config.read_text()).get("max_seq_length", 256))
-                self._run = self._session(model_file)
+                                      f"not {self.model_name!r} (or set KURA_EMBEDDING_BACKEND=torch)")
+                self._tokenizer = ModelTokenizer(path, _max_seq_length(Path(path)))
+                texts = self.calibration_texts if self.backend == "openvino-int8" else None
+                self.model_file = ensure_exported(self.cache_dir, path, self.backend, texts, announce=self.announce)
+                self._run = self._session(self.model_file)
                 logger.info("loaded embedding model %s on %s", self.model_name, self.backend)
         return self._run
 
@@ -96,7 +91,9 @@ class CompiledEmbedder:
             # ~1.3x faster than one request with both threads, and ~2x faster than one THROUGHPUT request.
             streams = max(1, min(2, self.threads))
             config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "THROUGHPUT",
-                      "NUM_STREAMS": streams}
+                      "NUM_STREAMS": streams,
+                      # OpenVINO keeps the compiled blob here: later processes skip compilation (cold start).
+                      "CACHE_DIR": str(model_file.parent / "compiled")}
             if self.backend == "openvino":
                 config["INFERENCE_PRECISION_HINT"] = "f32"  # it picks bf16 on CPUs that have it otherwise
             compiled = ov.Core().compile_model(str(model_file), "CPU", config)
@@ -131,7 +128,7 @@ class CompiledEmbedder:
     @property
     def max_seq_length(self) -> int:
         self._load()
-        return self._max_seq_length
+        return self._tokenizer.max_length
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
@@ -145,7 +142,7 @@ class CompiledEmbedder:
 
     def count_word_pieces(self, text: str) -> int:
         self._load()
-        return len(self._counter.encode(text, add_special_tokens=True).ids)
+        return self._tokenizer.count(text)
 
     def unknown_share(self, text: str) -> float:
         self._load()
@@ -154,17 +151,17 @@ class CompiledEmbedder:
     # --- inference ------------------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> np.ndarray:
         run = self._load()
-        # Similar lengths batched together waste less on padding (sentence-transformers sorts the same way).
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        feeds = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [texts[i] for i in order[start : start + self.batch_size]]
-            encoded = self._tokenizer(batch, padding=True, truncation=True, max_length=self._max_seq_length,
-                                      return_tensors="np")
-            feeds.append({name: encoded[name].astype(np.int64) for name in INPUTS})
-        vectors = []
+        ids = self._tokenizer.encode(texts)
+        # Length buckets: sorted by word-piece count, each batch is padded only to its own longest member,
+        # so a batch of short chunks does not pay for a long one.
+        order = np.argsort([-len(i) for i in ids], kind="stable")
+        feeds = [pad_batch([ids[i] for i in order[start : start + self.batch_size]], self._tokenizer.pad_id)
+                 for start in range(0, len(texts), self.batch_size)]
+        real = sum(len(i) for i in ids)
+        self.padding_share = 1.0 - real / max(1, sum(f["input_ids"].size for f in feeds))
         with self._lock:  # one inference queue per model: callers in several threads take turns
             hidden_states = run(feeds)
+        vectors = []
         for feed, hidden in zip(feeds, hidden_states):
             mask = feed["attention_mask"][..., None].astype(np.float32)
             vectors.append((hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None))
@@ -173,3 +170,11 @@ class CompiledEmbedder:
         result = np.empty_like(out)
         result[order] = out
         return result
+
+
+def _max_seq_length(model_dir: Path) -> int:
+    """sentence-transformers' input limit for this model (256 for MiniLM), where embedding truncates."""
+    config = model_dir / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 256))
+    return 256

@@ -50,3 +50,16 @@ def embedder():
     from retrieval.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def compiled_embedder():
+    """The default compiled embedder from the per-user cache `make install` fills: exported once, shared by every test."""
+    from core.settings import Settings
+    from retrieval.embedder_compiled import CompiledEmbedder
+
+    settings = Settings()
+    embedder = CompiledEmbedder(settings.embedding_model, backend=settings.embedding_backend,
+                                cache_dir=settings.embedder_cache_dir)
+    embedder.embed_query("load")
+    return embedder

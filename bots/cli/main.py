@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from bots.cli.reindex import EXIT_LOCKED, reindex
-from core.errors import ConfigError, JobLockedError, KuraError, StoreNotFoundError
+from core.errors import ConfigError, JobLockedError, KuraError, StoreError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
 
@@ -32,6 +32,13 @@ def _app(**overrides):
     return KuraApp(_settings(**overrides))
 
 
+def _ask_server(settings, request: dict, **kwargs) -> dict | None:
+    """The serving process's answer when `kura serve` or `kura slack` holds this data dir's index, else None."""
+    from bots.local_socket import ask_server
+
+    return ask_server(settings.data_dir, request, **kwargs)
+
+
 @app.command()
 def ingest(
     path: Optional[Path] = typer.Option(None, "--path", help="A folder of Markdown, text and HTML files (public)."),
@@ -39,24 +46,44 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Index the sample corpus, or a folder of files with --path."""
-    from bots.app import files_connector, sample_connector
     from bots.cli.progress import index_progress
+    from ingest.pipeline import IndexStats
 
-    kura = _app(chunk_strategy=strategy)
-    with kura:
+    settings = _settings()
+    request = {"op": "ingest", "path": str(path.resolve()) if path is not None else None, "strategy": strategy}
+    with index_progress("ingest") as progress:
+        remote = _ask_server(settings, request, on_progress=lambda s: progress(_stats_from(IndexStats, s)))
+        if remote is not None:
+            stats, total = _stats_from(IndexStats, remote["stats"]), remote["chunks"]
+        else:
+            stats, total = _ingest_here(settings, path, strategy, progress)
+    if as_json:
+        typer.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(f"ingest: {stats.summary_line()}; index holds {total} chunks")
+        for failure in stats.failures:
+            typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
+
+
+def _ingest_here(settings, path, strategy, progress):
+    from bots.app import KuraApp, files_connector, sample_connector
+
+    with KuraApp(settings) as kura:
         if path is not None:
             connector = files_connector(path)
         else:
             connector = sample_connector()
             kura.record_identities("sample", connector.identities(), connector.slack_aliases())
-        with index_progress("ingest") as progress:
-            stats = kura.ingest(connector, on_progress=progress)
-        if as_json:
-            typer.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
-        else:
-            typer.echo(f"ingest: {stats.summary_line()}; index holds {kura.store.count()} chunks")
-            for failure in stats.failures:
-                typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
+        stats = kura.ingest(connector, strategy=strategy, on_progress=progress)
+        return stats, kura.store.count()
+
+
+def _stats_from(cls, data: dict):
+    from core.protocols import DocumentFailure
+
+    values = dict(data)
+    values["failures"] = [DocumentFailure(**f) for f in values.get("failures", [])]
+    return cls(**values)
 
 
 @app.command()
@@ -76,44 +103,49 @@ def ask(
 
     if answerer is not None and answerer not in ("extractive", "llm", "auto"):
         raise typer.BadParameter("use extractive, llm or auto", param_hint="--answerer")
-    kura = _app()
-    with kura:
-        principals = kura.principals_for(as_user)
-        answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer)
+    settings = _settings()
+    # The server resolves --as with the same principals_for as below.
+    request = {"op": "ask", "question": question, "as_user": as_user, "mode": mode, "answerer": answerer}
+    answer = _ask_server(settings, request)
+    if answer is None:
+        from bots.app import KuraApp
+
+        with KuraApp(settings) as kura:
+            principals = kura.principals_for(as_user)
+            answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
     if as_json:
-        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
     # Document text reaches the terminal: no escape sequences, no broadcast mentions.
-    typer.echo(for_terminal(answer.text))
-    if answer.notice:
-        typer.echo(f"\n({for_terminal(answer.notice)})")
-    if answer.sources:
-        typer.echo("\nClosest documents:" if answer.abstained else "\nSources:")
-        for s in answer.sources:
-            typer.echo(for_terminal(f"  [{s.number}] {s.title}  {s.url}"))
+    typer.echo(for_terminal(answer["answer"]))
+    if answer["notice"]:
+        typer.echo(f"\n({for_terminal(answer['notice'])})")
+    if answer["sources"]:
+        typer.echo("\nClosest documents:" if answer["abstained"] else "\nSources:")
+        for s in answer["sources"]:
+            typer.echo(for_terminal(f"  [{s['number']}] {s['title']}  {s['url']}"))
 
 
 @app.command()
 def stats() -> None:
     """What the index holds."""
-    kura = _app()
-    with kura:
-        store = kura.store
-        if not store.exists():
-            raise StoreNotFoundError("no index yet: run `kura ingest` first")
-        hashes = store.document_hashes()
-        by_source: dict[str, int] = {}
-        for doc_id in hashes:
-            by_source[doc_id.split(":", 1)[0]] = by_source.get(doc_id.split(":", 1)[0], 0) + 1
-        meta = store.get_meta()
-        typer.echo(f"documents: {len(hashes)}  chunks: {store.count()}")
-        for source, n in sorted(by_source.items()):
-            typer.echo(f"  {source}: {n} documents")
-        typer.echo(f"embedding model: {meta.get('embedding_model', '?')}  chunking: {meta.get('chunker', '?')}")
+    settings = _settings()
+    data = _ask_server(settings, {"op": "stats"})
+    if data is None:
+        from bots.app import KuraApp
+        from bots.local_socket import index_stats
+
+        with KuraApp(settings) as kura:
+            data = index_stats(kura)
+    typer.echo(f"documents: {data['documents']}  chunks: {data['chunks']}")
+    for source, n in sorted(data["by_source"].items()):
+        typer.echo(f"  {source}: {n} documents")
+    typer.echo(f"embedding model: {data['embedding_model']}  chunking: {data['chunker']}")
 
 
 def _register_subcommands() -> None:
     # Imported here so each area's commands live in their own module.
+    from bots.cli.embedder import embedder_app
     from bots.cli.eval import app as eval_app
     from bots.cli.feedback import feedback_app
     from bots.cli.serve import serve
@@ -121,6 +153,7 @@ def _register_subcommands() -> None:
     from bots.cli.sync import sync
 
     app.add_typer(eval_app, name="eval")
+    app.add_typer(embedder_app, name="embedder")
     app.add_typer(feedback_app, name="feedback")
     app.command("serve")(serve)
     app.command("slack")(slack)
@@ -129,6 +162,18 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def _held_index(exc: StoreError) -> str:
+    """Name the process that holds the embedded index when that is why opening it failed."""
+    from bots.local_socket import held_index_error, command_name
+
+    try:
+        data_dir = _settings().data_dir
+    except KuraError:
+        return str(exc)
+    clearer = held_index_error(exc, data_dir, command_name())
+    return str(clearer) if clearer else str(exc)
 
 
 def main() -> None:
@@ -154,6 +199,9 @@ def main() -> None:
     except StoreNotFoundError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_NO_INDEX)
+    except StoreError as exc:
+        typer.echo(f"kura: {_held_index(exc)}", err=True)
+        sys.exit(EXIT_ERROR)
     except KuraError as exc:
         typer.echo(f"kura: {exc}", err=True)
         sys.exit(EXIT_ERROR)

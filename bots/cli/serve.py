@@ -43,6 +43,7 @@ def serve(
     from bots.app import KuraApp
     from bots.cli.main import _settings
     from bots.observe import configure_trace_logging
+    from bots.local_socket import LocalServer
     from bots.web.app import create_app
 
     settings = _settings(web_host=host, web_port=port)
@@ -52,7 +53,8 @@ def serve(
     check_exposure(settings)
     configure_trace_logging()
     kura = KuraApp(settings)
-    with kura:
+    # The CLI's ask, stats and ingest run here while this process holds the index (bots/local_socket.py).
+    with kura, LocalServer(kura, command="kura serve"):
         if kura.store.exists():
             kura.retriever  # load the model and open the index now, not on the first question
         else:

@@ -19,6 +19,7 @@ def slack(
     from bots.app import KuraApp
     from bots.cli.main import _settings
     from bots.observe import configure_trace_logging
+    from bots.local_socket import LocalServer
     from bots.slack.app import build_slack_app, resolve_mode
     from bots.slack.server import serve_http, serve_socket_mode
 
@@ -27,7 +28,7 @@ def slack(
     settings = _settings(slack_mode=mode, slack_host=host, slack_port=port)
     resolved = resolve_mode(settings)
     kura = KuraApp(settings)
-    with kura:
+    with kura, LocalServer(kura, command="kura slack"):
         bolt_app, _ = build_slack_app(kura, settings, mode=resolved)
         # Load the model now, so the first question is not the slow one.
         kura.embedder.embed_query("warm up")

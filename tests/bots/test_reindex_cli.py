@@ -49,6 +49,8 @@ def kura_env(data_dir: Path) -> dict:
     # Every copy of the data dir indexes the one corpus folder (file paths are document ids).
     env.update({"KURA_DATA_DIR": str(data_dir), "KURA_PROGRESS_INTERVAL_S": "0", "KURA_INDEX_EMBED_BATCH": "4",
                 "KURA_INGEST_PATHS": json.dumps([str(CORPUS)]),
+                # These tests build with tokens, then rebuild with --strategy structure.
+                "KURA_CHUNK_STRATEGY": "tokens",
                 "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)})
     return env
 

@@ -1,0 +1,26 @@
+"""``kura embedder prepare``: build the compiled embedding model now (``make install`` runs it), not on first use."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+embedder_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The compiled embedding model.")
+
+
+@embedder_app.command("prepare")
+def prepare() -> None:
+    """Export the configured embedding backend into the user cache (once per machine, model and library versions)."""
+    from bots.app import KuraApp
+    from bots.cli.main import _settings
+
+    settings = _settings()
+    if settings.embedding_backend == "torch":
+        typer.echo("embedder: KURA_EMBEDDING_BACKEND=torch needs no build")
+        return
+    started = time.perf_counter()
+    embedder = KuraApp(settings).embedder
+    embedder.embed_query("warm up")  # exports if needed, then loads it: proof that it runs
+    typer.echo(f"embedder: {settings.embedding_backend} ready in {time.perf_counter() - started:.1f}s "
+               f"({embedder.model_file})")

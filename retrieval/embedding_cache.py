@@ -1,0 +1,62 @@
+"""Never embed the same passage twice: a content-hash cache in front of any embedder.
+
+Company documents repeat themselves (footers, disclaimers, templates, a page
+copied into two spaces), and a changed document usually keeps most of its
+chunks' text. Vectors are kept per text hash in a bounded LRU, across
+documents and batches, for the life of the process (a re-index, a `kura
+serve` that ingests); a batch's duplicates are embedded once. Only passage
+embeddings are cached: queries are cheap and rarely repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class CachedEmbedder:
+    """Wraps an embedder; ``embed_documents`` embeds only texts it has not seen, everything else passes through."""
+
+    def __init__(self, inner, *, capacity: int = 20_000) -> None:
+        if capacity < 0:
+            raise ValueError("capacity must be >= 0")
+        self.inner = inner
+        self.capacity = capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.texts_embedded = 0  # texts the model actually embedded
+        self.cache_hits = 0
+
+    def __getattr__(self, name: str):
+        # dimension, max_seq_length, embed_query, count_word_pieces, unknown_share, backend, ...
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if not texts:
+            return self.inner.embed_documents([])
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts]
+        with self._lock:
+            found = {k: self._vectors[k] for k in set(keys) if k in self._vectors}
+            for k in found:
+                self._vectors.move_to_end(k)
+        missing: dict[bytes, str] = {}
+        for key, text in zip(keys, texts):
+            if key not in found and key not in missing:
+                missing[key] = text
+        if missing:
+            fresh = self.inner.embed_documents(list(missing.values()))
+            self.texts_embedded += len(missing)
+            found.update(zip(missing, fresh))
+            with self._lock:
+                for key, vector in zip(missing, fresh):
+                    self._vectors[key] = vector
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        self.cache_hits += len(texts) - len(missing)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -1,0 +1,61 @@
+"""The content-hash cache: identical passages are embedded once, across documents and batches, and vectors stay right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.embedding_cache import CachedEmbedder
+
+
+class CountingEmbedder:
+    """A deterministic embedder (vector from the text's bytes) that records what it was asked to embed."""
+
+    dimension = 8
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed_documents(self, texts):
+        self.seen.extend(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for i, byte in enumerate(text.encode("utf-8")):
+                out[row, i % self.dimension] += byte
+        return out
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
+
+def test_identical_texts_are_embedded_once_across_calls():
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner)
+    footer = "Questions? Ask #it-help. This page is maintained by IT."
+    first = cached.embed_documents(["alpha", footer, "beta", footer])
+    second = cached.embed_documents([footer, "gamma", "alpha"])
+    assert inner.seen == ["alpha", footer, "beta", "gamma"]
+    assert cached.texts_embedded == 4 and cached.cache_hits == 3 and cached.calls == 2
+    reference = CountingEmbedder()
+    assert np.array_equal(first, reference.embed_documents(["alpha", footer, "beta", footer]))
+    assert np.array_equal(second, reference.embed_documents([footer, "gamma", "alpha"]))
+
+
+def test_the_cache_is_bounded_and_forgets_the_least_recently_used():
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, capacity=2)
+    cached.embed_documents(["a", "b"])
+    cached.embed_documents(["a"])  # a is now the most recent
+    cached.embed_documents(["c"])  # evicts b
+    cached.embed_documents(["a", "b"])
+    assert inner.seen == ["a", "b", "c", "b"]
+
+
+def test_everything_else_passes_through():
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner)
+    assert cached.dimension == 8
+    assert np.array_equal(cached.embed_query("q"), inner.embed_query("q"))
+    assert cached.embed_documents([]).shape == (0, 8)
+    with pytest.raises(ValueError):
+        CachedEmbedder(inner, capacity=-1)
