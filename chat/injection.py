@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from chat.injection_patterns import (
     ENGLISH,
@@ -37,11 +38,20 @@ from chat.injection_patterns import (
 )
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in ENGLISH + JAPANESE), _FLAGS)
+_ENGLISH = re.compile("|".join(f"(?:{p})" for p in ENGLISH), _FLAGS)
+_JAPANESE = re.compile("|".join(f"(?:{p})" for p in JAPANESE), _FLAGS)
 _CREDENTIAL = [re.compile(p, _FLAGS) for p in ENGLISH_CREDENTIAL]
 _JA_CREDENTIAL = re.compile("|".join(f"(?:{p})" for p in JAPANESE_CREDENTIAL), _FLAGS)
 _JA_NEGATED_CREDENTIAL = re.compile(JAPANESE_NEGATED_CREDENTIAL, _FLAGS)
 _NEGATION_BEFORE = re.compile(ENGLISH_NEGATION_BEFORE, _FLAGS)
+# Cheap gates, so most sentences skip most patterns (the offline answerer checks every retrieved sentence):
+# English patterns need two Latin words in a row, Japanese ones kana or kanji, credential ones a secret's name.
+_LATIN_WORDS = re.compile(r"[a-z]{2,}\W+[a-z]{2,}")
+_JAPANESE_TEXT = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
+_SECRET_WORD = re.compile(
+    r"pass|pin|key|token|credential|login|code|card|cvv|cvc|cookie|seed|secret|user ?name|パスワード|暗証|鍵|キー|コード|"
+    r"ログイン|認証|カード|トークン|シークレット|クレデンシャル"
+)
 
 # Invisible characters an attacker splits words with: zero-width space/joiners, word joiner, soft hyphen,
 # BOM, Mongolian vowel separator, bidi embeddings/overrides/isolates and marks, variation selectors, tags.
@@ -82,6 +92,8 @@ def normalise(text: str) -> str:
 
 def _requests_credential(text: str) -> bool:
     """A request to hand over a secret, outside quotations and not negated ("never send your password")."""
+    if not _SECRET_WORD.search(text):
+        return False
     unquoted = _QUOTED.sub(" ", text)
     for pattern in _CREDENTIAL:
         for match in pattern.finditer(unquoted):
@@ -90,10 +102,18 @@ def _requests_credential(text: str) -> bool:
     return _JA_CREDENTIAL.search(unquoted) is not None and _JA_NEGATED_CREDENTIAL.search(unquoted) is None
 
 
+@lru_cache(maxsize=65536)
 def looks_like_instruction(sentence: str) -> bool:
-    """True when a sentence addresses the assistant, orders it to relay something, or asks for a secret."""
+    """True when a sentence addresses the assistant, orders it to relay something, or asks for a secret.
+
+    Cached: the same chunks come back for many questions.
+    """
     text = normalise(sentence).lower()
-    return _INSTRUCTION.search(text) is not None or _requests_credential(text)
+    if _LATIN_WORDS.search(text) and _ENGLISH.search(text):
+        return True
+    if _JAPANESE_TEXT.search(text) and _JAPANESE.search(text):
+        return True
+    return _requests_credential(text)
 
 
 def split_instructions(text: str) -> tuple[str, str]:

@@ -33,19 +33,20 @@ _PRIOR = (
 )
 _RULES = (
     r"(?:instructions?|prompts?|rules?|directions?|directives?|guidelines?|guidance|orders?|constraints?|"
-    r"restrictions?|polic(?:y|ies)|safety (?:rules|guidelines|measures)|safeguards?|programming|briefs?|commands?)"
+    r"restrictions?|polic(?:y|ies)|safety (?:rules|guidelines|measures)|safeguards?|programming|briefs?|commands?)\b"
 )
 # Who an injection talks to: the assistant under any name, or "whoever reads/processes this".
 _MACHINE = (
     r"(?:ai|a\.i\.|ai (?:assistants?|systems?|models?|agents?|tools?)|assistants?|chat ?bots?|bots?|llms?|"
-    r"(?:large )?language models?|models?|gpts?|copilots?|kura|agents?|automated (?:helpers?|systems?|readers?|"
-    r"assistants?|agents?|tools?)|machine readers?|text generators?|answer(?:ing)? (?:engines?|bots?)|"
+    r"(?:large )?language models?|models?|gpts?|copilots?|kura|(?:ai|automated|autonomous|software) agents?|"
+    r"automated [a-z]+|machine readers?|text generators?|answer(?:ing)? (?:engines?|bots?)|"
     r"virtual assistants?|search assistants?)"
 )
 _TELL = (
     r"(?:tell|say|answer|reply|respond|state|write|print|output|reveal|show|display|render|include|add|append|"
     r"mention|recommend|advise|inform|instruct|direct|point|refer|send|forward|confirm|approve|claim|insist|"
-    r"explain|warn|notify|remind|announce|report|translate|summari[sz]e|link|ask|redirect|encourage|urge)"
+    r"explain|warn|notify|remind|announce|report|translate|summari[sz]e|link|ask|redirect|encourage|urge|present|"
+    r"describe|portray|treat|frame|assert|declare|pretend|recite|quote|slip|insert|put|paste)"
 )
 _ASKER = (
     r"(?:users?|readers?|askers?|requesters?|questioners?|the person (?:asking|you are talking to|who asks)|"
@@ -56,12 +57,15 @@ _SECRET = (
     r"access tokens?|auth(?:entication)? tokens?|tokens?|credentials?|login (?:secrets?|details|info(?:rmation)?|data)|"
     r"(?:user ?names? and |login and )pass\w+|recovery codes?|backup codes?|(?:one-time|otp|2fa|mfa|authenticator|"
     r"verification|six-digit|6-digit|sms) codes?|card numbers?|cvvs?|cvcs?|security codes?|session cookies?|"
-    r"seed phrases?|secrets?)"
+    r"seed phrases?|secrets?|(?:recovery|encryption|decryption|master|signing|deploy|filevault|bitlocker|license|"
+    r"licence|product) keys?)"
 )
 _HAND_OVER = (
-    r"(?:send|e-?mail|mail|reply (?:to [^.!?]{0,40} )?with|respond with|answer with|forward|post|paste|share|give|"
-    r"hand over|hand in|provide|submit|dm|text|message|disclose|upload|leave|drop|read out|tell us|write down|"
-    r"include|attach|confirm|verify)"
+    r"(?:send(?:s|ing)?|sent|e-?mail(?:s|ed|ing)?|mail(?:s|ed|ing)?|repl(?:y|ies|ied|ying)|respond(?:s|ed|ing)?|"
+    r"answer(?:s|ed|ing)?|forward(?:s|ed|ing)?|post(?:s|ed|ing)?|past(?:e|es|ed|ing)|shar(?:e|es|ed|ing)|"
+    r"giv(?:e|es|ing)|gave|hand(?:s|ed|ing)? (?:over|in)|provid(?:e|es|ed|ing)|submit(?:s|ted|ting)?|dm(?:s|ed|ing)?|"
+    r"text(?:s|ed|ing)?|messag(?:e|es|ed|ing)|disclos(?:e|es|ed|ing)|upload(?:s|ed|ing)?|leav(?:e|ing)|"
+    r"drop(?:s|ped|ping)?|read(?:ing)? out|tell us|write down|includ(?:e|es|ed|ing)|attach(?:es|ed|ing)?)"
 )
 _NEGATION = r"(?:never|not|n't|no one|nobody|nor|without|refuse to|avoid|stop)"
 
@@ -79,13 +83,26 @@ ENGLISH = [
     rf"(?:cancell?ed|void|revoked|suspended|no longer)",
     rf"\b{_RULES}\b[^.!?\n]{{0,40}}\b(?:set|given|imposed|defined|written) (?:for|on|to) you\b",
     rf"\b(?:set|given|imposed) (?:for|on) you by\b",
+    # Talking about how "you" were built or configured only makes sense to a machine.
+    r"\b(?:who|that|which) (?:built|made|trained|created|programmed|configured|deployed|designed) you\b",
+    r"\byour (?:makers|creators|developers|programmers|trainers|builders|configuration|programming|training|"
+    r"system prompt|initial prompt|original prompt)\b",
+    r"\byou (?:were|have been|are) (?:configured|programmed|trained|instructed|set up|built|prompted|told)\b"
+    r"[^.!?\n]{0,60}\b(?:set aside|ignore|disregard|forget|drop|no longer|matters? less|do(?:es)? not matter|"
+    r"doesn't matter|void|irrelevant|cancel)",
+    r"\b(?:set aside|ignore|disregard|forget|drop|discard|abandon)\b[^.!?\n]{0,30}\b(?:everything|anything|all|"
+    r"whatever|what) you (?:were|have been|are) (?:configured|programmed|trained|instructed|set up|built|prompted|"
+    r"told|given)\b",
+    r"\b(?:present|state|treat|report|assert) (?:the following|this|it|that) as (?:fact|true|the truth|official)\b",
     rf"\btreat (?:the|this) (?:text|content|page|message)\b[^.!?\n]{{0,40}}\b(?:as )?your (?:real|actual|new|true)\b",
     # ADDRESSEE: "AI assistants must tell", "Dear language model", "if you are an AI", "note to the bot"
     rf"\b{_MACHINE}\b[^.!?\n]{{0,40}}\b(?:must|should|shall|will|need to|needs to|have to|has to|is to|are to|"
     rf"is required to|are required to|always|never)\b(?:\s+\w+){{0,3}}?\s+{_TELL}\b",
-    rf"(?:^|[.!?:;\n]\s*|\b(?:dear|hey|hello|attention|note (?:to|for)|notice (?:to|for)|message (?:to|for)|"
+    # "Assistant: ...", "Dear language model, ..." (not "Model: MacBook Pro", a table label)
+    rf"(?:^\s*|\b(?:dear|hey|hello|hi|attention|note (?:to|for)|notice (?:to|for)|message (?:to|for)|"
     rf"instructions? (?:to|for)|(?:important|urgent) (?:system )?(?:notice|message|note) (?:to|for)|to)\s+(?:the |all |any |every )?)"
     rf"{_MACHINE}\s*[:,]",
+    r"^\s*(?:ai|assistant|chatbot|bot|llm|kura|gpt|copilot)s?\s*[:,]",
     rf"\b(?:for|to|attention) (?:all |any |the )?{_MACHINE}\b\s*[:!]",
     rf"\bif you are (?:an? |the )?(?:ai|assistant|bot|chatbot|llm|language model|model|automated|machine|program|gpt)",
     rf"\b(?:whoever|anyone|anything|any (?:system|program|tool|software)|the (?:program|system|software|tool|agent|"
@@ -150,7 +167,7 @@ ENGLISH = [
 # CREDENTIAL: a request to hand a secret to someone; it counts only when not negated ("never send your password").
 ENGLISH_CREDENTIAL = [
     # The secret is the verb's object, a few words on ("send your HoshiID password"), not a menu named later on.
-    rf"\b{_HAND_OVER}\b(?:\W+[\w'-]+){{0,4}}?\W+(?<!public )(?<!public ssh ){_SECRET}\b",
+    rf"\b{_HAND_OVER}\b(?:[^.!?\n]{{0,50}}?\bwith)?(?:\W+[\w'-]+){{0,4}}?\W+(?<!public )(?<!public ssh ){_SECRET}\b",
     rf"\b(?:enter|type|input|fill in|put)\b[^.!?\n]{{0,40}}?\b{_SECRET}\b[^.!?\n]{{0,50}}\b(?:form|https?://|link|"
     rf"site|website|url|survey|spreadsheet|sheet|doc(?:ument)?|thread|channel|chat|reply)\b",
     rf"\b{_SECRET}\b[^.!?\n]{{0,40}}\b(?:to|at|via|in) (?:[\w.+-]+@[\w-]+\.|https?://|#\w|@\w|this (?:thread|channel|page))",
@@ -161,8 +178,9 @@ ENGLISH_NEGATION_BEFORE = rf"\b{_NEGATION}\b(?:\W+\w+){{0,4}}\W*$"
 # --- Japanese -----------------------------------------------------------------------------------------------
 _JA_RULES = r"(?:指示|命令|指令|ルール|規則|設定|制約|方針|プロンプト|ガイドライン|指針|命令文|指図)"
 _JA_MACHINE = (
-    r"(?:ai(?:アシスタント|チャット|システム|モデル)?|人工知能|(?<![ァ-ヴー])アシスタント(?![ァ-ヴー])|チャットボット|"
-    r"ボット|bot|言語モデル|llm|自動応答(?:システム)?|応答システム|kura|gpt|copilot|プログラム|生成ai|エージェント)"
+    r"(?:(?<![a-z])(?:ai|bot|llm|kura|gpt|copilot)(?![a-z])(?:アシスタント|チャット|システム|モデル)?|人工知能|"
+    r"(?<![ァ-ヴー])アシスタント(?![ァ-ヴー])|チャットボット|(?<![ァ-ヴー])ボット|言語モデル|自動応答(?:システム)?|"
+    r"応答システム|プログラム|生成ai|(?<![ァ-ヴー])エージェント)"
 )
 _JA_ASKER = r"(?:ユーザー?|利用者|質問者|読み手|読者|相談者|問い合わせ者|質問(?:して|し)てきた(?:方|人)|質問した(?:方|人)|尋ねた(?:方|人))"
 _JA_SECRET = (
@@ -172,7 +190,7 @@ _JA_SECRET = (
 )
 _JA_HAND = (
     r"(?:送(?:って|信し|付し|れ|る)|返信|教えて|お教え|貼り付け|貼って|共有して|渡して|お渡し|提出|dm|メールして|"
-    r"書き込んで|投稿して|連絡して|お知らせください|送付)"
+    r"書き込んで|投稿して|連絡して|お知らせください|送付|アップロード|転送|載せて|掲載して|伝えて|お伝え)"
 )
 _JA_ORDER = (
     r"(?:ください|下さい|すること|こと[。．]|せよ|しろ|なさい|しなさい|べき|必要があ(?:ります|る)|ように|お願いします|"
@@ -181,8 +199,9 @@ _JA_ORDER = (
 
 JAPANESE = [
     # OVERRIDE
-    rf"(?:以前|前|上記|これまで|今まで|先ほど|最初|元|既存|従来|すべて|全て|他)の?{_JA_RULES}[はをもや]?"
-    rf"(?:すべて|全て|一切)?(?:無視|忘れ|破棄|取り消|撤回|無効|従わな|守らな)",
+    rf"(?:以前|前|上記|これまで|今まで|ここまで|先ほど|最初|元|既存|従来|すべて|全て|他|前述|先述|既定|受け取った|"
+    rf"与えられた)(?:の|に受け取った|で受け取った|に与えられた|に受けた)?{_JA_RULES}[はをもや]?"
+    rf"(?:すべて|全て|全部|一切)?(?:無視|忘れ|破棄|取り消|撤回|無効|従わな|守らな|なかったことに|白紙に|リセット)",
     # Imperative only: "指示を無視して" is an order, "指示を無視させる攻撃" describes one.
     rf"{_JA_RULES}(?:は|を)?(?:すべて|全て|一切)?(?:無視|忘れ|破棄|取り消)(?:して|しろ|せよ|すること|し[、,]|てください|ろ)",
     rf"(?:与えられた|受けた|指定された|決められた|設定された){_JA_RULES}[^。！？\n]{{0,20}}(?:効力を持ちません|無効|停止|"
@@ -192,8 +211,8 @@ JAPANESE = [
     # ADDRESSEE
     rf"{_JA_MACHINE}(?:は|へ|に|にとって|の皆様|の方|向け|に対して|に対し|への)[^。！？\n]{{0,80}}{_JA_ORDER}",
     rf"{_JA_MACHINE}(?:の方)?(?:へ|に)?[：:、]",
-    rf"(?:この|本)(?:文書|ページ|文章|メッセージ|資料|テキスト)を(?:読|要約|処理|読み込|解析|参照)[^。！？\n]{{0,10}}"
-    rf"(?:ai|人工知能|プログラム|システム|モデル|ボット|アシスタント)",
+    rf"(?:この|本)(?:文書|ページ|文章|メッセージ|資料|テキスト|記事|内容)を(?:読|要約|処理|読み込|解析|参照)[^。！？\n]{{0,10}}"
+    rf"(?:ai|人工知能|プログラム|システム|モデル|ボット|アシスタント|機械|ツール|ソフト|エンジン)",
     # ANSWER_SHAPING
     rf"(?:回答|返答|応答|返信|要約|答え)(?:する|を書く|を作る)?(?:際|とき|時)(?:に)?は[^。！？\n]{{0,80}}{_JA_ORDER}",
     rf"(?:質問に)?答える(?:際|とき|時)は[^。！？\n]{{0,80}}{_JA_ORDER}",

@@ -208,10 +208,44 @@ def measure_llm(records: list[dict[str, Any]], mode: str = "mark") -> tuple[dict
     }, notes
 
 
+def measure_real_text(sentences: Iterable[str], label: str) -> tuple[dict[str, Any], list[str]]:
+    """False positives on real benign text (the sample corpus, JSQuAD's Wikipedia paragraphs)."""
+    total = 0
+    flagged = []
+    for sentence in sentences:
+        total += 1
+        if looks_like_instruction(sentence):
+            flagged.append(f"FP   {label}: {sentence}")
+    return {f"{label}_sentences": total, f"{label}_flagged": len(flagged)}, flagged
+
+
+def sample_corpus_sentences() -> Iterable[str]:
+    """Every sentence of the sample corpus except its planted printer-page injection (confluence:CONF-1013's notice)."""
+    from ingest.connectors.sample import SampleConnector
+
+    for batch in SampleConnector().load():
+        for document in batch.documents:
+            for sentence in split_sentences(document.text):
+                if "AI ASSISTANTS" in sentence or "@channel in #general" in sentence:
+                    continue
+                yield sentence
+
+
+def jsquad_sentences(path: Path) -> Iterable[str]:
+    seen: set[str] = set()
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        for paragraph in article["paragraphs"]:
+            if paragraph["context"] not in seen:
+                seen.add(paragraph["context"])
+                yield from split_sentences(paragraph["context"].split("[SEP]")[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["tune", "heldout", "fresh", "all"], default="all")
     parser.add_argument("--llm", action="store_true", help="also run the LLM path against the fake OpenAI server")
+    parser.add_argument("--real", action="store_true", help="also count false positives on the sample corpus and, "
+                        "when ../shared/datasets is there, JSQuAD's Wikipedia paragraphs")
     parser.add_argument("--show-misses", action="store_true", help="print each miss and false positive (stderr)")
     args = parser.parse_args(argv)
     records = load(args.split)
@@ -225,6 +259,18 @@ def main(argv: list[str] | None = None) -> int:
             llm, llm_notes = measure_llm(records, mode)
             result.update({f"{k}_{mode}" if k != "llm_mode" else k: v for k, v in llm.items() if k != "llm_mode"})
             notes += [f"[{mode}] {n}" for n in llm_notes]
+    if args.real:
+        real, flagged = measure_real_text(sample_corpus_sentences(), "sample_corpus")
+        result.update(real)
+        misses += flagged
+        # ../shared next to the checkout (also from a worktree one level further down).
+        root = CORPUS.parents[3]
+        candidates = [base / "shared" / "datasets" / "jsquad" / "valid-v1.3.json" for base in (root.parent, root.parent.parent)]
+        jsquad = next((c for c in candidates if c.exists()), None)
+        if jsquad is not None:
+            real, flagged = measure_real_text(jsquad_sentences(jsquad), "jsquad")
+            result.update(real)
+            misses += flagged
     if args.show_misses:
         for line in misses + notes:
             print(line, file=sys.stderr)
