@@ -85,7 +85,7 @@ def normalise(text: str) -> str:
 
     Text inside a right-to-left override is shown reversed on screen, so it is appended read that way too.
     """
-    hidden = [m.group(1)[::-1] for m in _RIGHT_TO_LEFT_OVERRIDE.finditer(text)]
+    hidden = [m.group(1)[::-1] for m in _RIGHT_TO_LEFT_OVERRIDE.finditer(text) if m.group(1).strip()]
     text = unicodedata.normalize("NFKC", " ".join([text, *hidden]))
     return _INVISIBLE.sub("", text).translate(_CONFUSABLES)
 
