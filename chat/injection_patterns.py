@@ -160,8 +160,9 @@ ENGLISH = [
     r"\b(?:print|reveal|show|output|repeat|disclose|leak|dump|display|recite|tell me|give me|write out|share) "
     r"(?:\w+ ){0,3}(?:system prompt|(?:initial|hidden|original|secret) (?:instructions|prompt))",
     r"\bsystem prompt (?:is|was) (?:now )?(?:void|cancell?ed|revoked|replaced|obsolete)\b",
-    # Broadcasts the answer should carry
-    r"\b(?:reply|respond|answer|begin|start|end|post|write|mention|add|include|ping|notify|put|insert)\b[^.!?]{0,60}"
+    # Broadcasts the answer should carry ("During an outage, ping @channel" is an ordinary order to staff;
+    # the surfaces strip broadcasts from any answer anyway).
+    r"\b(?:reply|respond|answer|begin|start|end|prefix)\b[^.!?]{0,60}"
     r"(?:@(?:channel|here|everyone)\b|<!(?:channel|here|everyone)\b)",
 ]
 # CREDENTIAL: a request to hand a secret to someone; it counts only when not negated ("never send your password").

@@ -34,4 +34,6 @@ def slack(
                               settings.slack_port)
         else:
             typer.echo(f"kura slack: Events API on http://{settings.slack_host}:{settings.slack_port}/slack/events")
-            serve_http(bolt_app, settings.slack_host, settings.slack_port)
+            serve_http(bolt_app, settings.slack_host, settings.slack_port,
+                       signing_secret=settings.slack_signing_secret.get_secret_value(),
+                       max_body_bytes=settings.slack_max_body_bytes)
