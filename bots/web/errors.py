@@ -89,6 +89,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     message = user_message(exc, ref)
     if is_api(request):
         headers = {"WWW-Authenticate": "Session"} if status == 401 else None
+        if status == 413:  # the body was not read to its end: close rather than drain it
+            headers = {"Connection": "close"}
         return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
     web = request.app.state.web
     if isinstance(exc, NotAuthenticated) and web.auth.local_login:
