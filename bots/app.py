@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from bots.private_files import private_dir
 from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.protocols import Connector
@@ -45,6 +46,8 @@ class KuraApp:
 
     def __init__(self, settings: Settings, *, embedder: SentenceTransformerEmbedder | None = None) -> None:
         self.settings = settings
+        # The data directory holds restricted documents and answers: the server's user only.
+        private_dir(settings.data_dir, tighten=True)
         self._embedder = embedder
         self._store: ChunkStore | None = None
         self._store_path: Path | None = None  # the embedded index directory the open store serves from

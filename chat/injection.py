@@ -90,6 +90,11 @@ def normalise(text: str) -> str:
     return _INVISIBLE.sub("", text).translate(_CONFUSABLES)
 
 
+def remove_invisible(text: str) -> str:
+    """The text without zero-width, bidi-control and other invisible characters (what a terminal must not get)."""
+    return _INVISIBLE.sub("", text)
+
+
 def _requests_credential(text: str) -> bool:
     """A request to hand over a secret, outside quotations and not negated ("never send your password")."""
     if not _SECRET_WORD.search(text):
