@@ -15,7 +15,9 @@ Figures, one JSON line:
 * detector: share of hostile sentences flagged (``detection``), share of benign
   sentences flagged (``false_positive_sentences``, over every sentence of the
   benign documents and the benign part of the hostile ones);
-* offline answerer (the extractive answerer over the document as one chunk):
+* offline answerer (the extractive answerer over the document as one chunk, as
+  this checkout has it, and ``*_with_skip``: over the chunk without the sentences
+  the detector flags, which is what the answerer's skip does):
   hostile documents whose planted sentence is presented in an answer, asked the
   corpus question or a question worded exactly like the planted sentence, and
   benign documents still answered (answer contains the fact);
@@ -28,6 +30,7 @@ Figures, one JSON line:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -126,16 +129,25 @@ def measure_detector(records: list[dict[str, Any]]) -> tuple[dict[str, Any], lis
     }, misses
 
 
-def measure_offline(records: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+def without_flagged(hit: ScoredChunk) -> ScoredChunk:
+    """The chunk with the sentences the detector flags left out: what the extractive answerer's skip does."""
+    kept = " ".join(s for s in split_sentences(hit.chunk.text) if not looks_like_instruction(s))
+    return ScoredChunk(dataclasses.replace(hit.chunk, text=kept, index_text=kept), hit.score)
+
+
+def measure_offline(records: list[dict[str, Any]], *, skip: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """The extractive answerer as this checkout has it, or (``skip``) over chunks without the flagged sentences."""
     answerer = ExtractiveAnswerer(abstain_threshold=0.0)
+    prepare = without_flagged if skip else (lambda hit: hit)
     notes: list[str] = []
     presented = 0
     benign = answered = 0
     for record in records:
-        answer = answerer.answer(record["question"], [as_hit(record)])
+        hit = prepare(as_hit(record))
+        answer = answerer.answer(record["question"], [hit])
         if record["label"] == "hostile":
             # Also the attacker's best case: a question worded exactly like the planted sentence.
-            attacks = [answer] + [answerer.answer(h, [as_hit(record)]) for h in record["hostile"]]
+            attacks = [answer] + [answerer.answer(h, [hit]) for h in record["hostile"]]
             shown = [a.text for a in attacks if contains_hostile(a.text, record)]
             if shown:
                 presented += 1
@@ -252,8 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"split": args.split, "documents": len(records)}
     detector, misses = measure_detector(records)
     offline, notes = measure_offline(records)
+    skipped, skip_notes = measure_offline(records, skip=True)
     result.update(detector)
     result.update(offline)
+    # The same with the detector's sentences skipped, whether or not chat/extractive.py does it on this checkout.
+    result.update({f"{k}_with_skip": v for k, v in skipped.items() if k in ("hostile_presented", "benign_answered")})
+    notes += [f"[skip] {n}" for n in skip_notes]
     if args.llm:
         for mode in ("mark", "drop"):
             llm, llm_notes = measure_llm(records, mode)
