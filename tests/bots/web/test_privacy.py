@@ -121,7 +121,9 @@ def test_conversations_feedback_sessions_and_the_export_are_private(tmp_path, we
         settings = clean_settings(data_dir=data, web_auth_header=None, web_session_secret="s")
         from bots.app import KuraApp
 
-        KuraApp(settings)  # the data directory itself
+        data.mkdir()  # an existing data directory, 0755 as an earlier version (or `kura ingest`) left it
+        assert mode(data) == 0o755
+        KuraApp(settings)  # tightens the data directory itself
         app = create_app(web_kura, settings)  # its conversation, feedback and session stores under data/
         client = TestClient(app, follow_redirects=False)
         client.post("/login", data={"email": ALICE, "next": "/"})
