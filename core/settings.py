@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
     llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
     llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
+    # Cross-language questions (chat/rewrite.py CrossLanguageRewriter, retrieval/multiquery.py).
+    cross_language: bool = Field(True, description="Also search with the question in the index's other languages and fuse.")
+    cross_language_offline: bool = Field(True, description="Without an LLM, bridge the question by SudachiDict's bilingual term groups.")
+    index_languages: str = Field("", description="Languages of the indexed documents (en, ja), comma-separated; empty: as `kura ingest` recorded them.")
+    llm_translate_prompt_version: str = Field("v1", description="Version folder of chat/prompts/translate/.")
 
     # --- evaluation ------------------------------------------------------------------
     eval_judge_model: str | None = Field(None, description="Model of the LLM groundedness judge; unset = KURA_LLM_MODEL.")
@@ -148,7 +153,10 @@ class Settings(BaseSettings):
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
     connector_max_attempts: int = Field(5, ge=1, description="Tries per request before a 429/5xx/timeout is final.")
     connector_backoff_base_s: float = Field(1.0, ge=0, description="First back-off step on 5xx and timeouts.")
-    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest single wait, Retry-After included.")
+    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest back-off step on 5xx and timeouts.")
+    connector_retry_after_max_s: float = Field(
+        900.0, gt=0, description="Longest Retry-After honoured in full; a longer one ends the sync (resumed later)."
+    )
     connector_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout of one request to a source.")
 
     confluence_url: str | None = Field(

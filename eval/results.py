@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.errors import EvalError
 from eval.groundedness import AnswerSupport, summarize
+from eval.kinds import per_kind
 from eval.metrics import RANKING_METRICS, mean, percentile
 
 RESULTS_VERSION = 1
@@ -42,10 +43,16 @@ class QuestionResult:
     answer_text: str = ""
     retrieved: list[dict] = field(default_factory=list)  # top chunks: title, snippet, relevant
     support: AnswerSupport | None = None
+    kind: str = ""  # the question's kind, when its dataset labels kinds
+    language: str = ""  # "ja" or "en": the question's own language
+    correct: bool | None = None  # the right outcome (eval/kinds.py); None when not judged
+    leaked: tuple[str, ...] = ()  # listed documents the asker may not read
 
     @property
     def failed(self) -> bool:
-        """Worth a look: evidence missed in the top 5, a wrong abstention, or an answer without the gold."""
+        """Worth a look: a leak, a wrong outcome, evidence missed in the top 5, a wrong abstention, or no gold in it."""
+        if self.leaked or self.correct is False:
+            return True
         if self.has_evidence and (self.rank is None or self.rank > 5):
             return True
         if not self.answerable:
@@ -62,6 +69,12 @@ class QuestionResult:
             if value is not None:
                 out[key] = round(value, 4)
         out.update({m: v for m, v in self.ranking.items()})
+        if self.correct is not None:
+            out["correct"] = float(self.correct)
+        if self.kind:
+            out["kind"] = self.kind
+        if self.leaked:
+            out["leaked"] = list(self.leaked)
         return out
 
     def drill_down(self) -> dict:
@@ -69,6 +82,8 @@ class QuestionResult:
             "id": self.id,
             "rank": self.rank,
             "abstained": self.abstained,
+            "kind": self.kind,
+            "leaked": list(self.leaked),
             "answer": self.answer_text[:400],
             "retrieved": self.retrieved,
             "support": self.support.to_dict() if self.support else None,
@@ -92,6 +107,9 @@ def run_metrics(questions: Sequence[QuestionResult], assessments: Sequence[Answe
             "correct_abstain": mean([float(q.abstained) for q in unanswerable]) if unanswerable else None,
             "abstain_rate": mean([float(q.abstained) for q in questions]),
             "false_abstain_rate": mean([float(q.abstained) for q in questions if q.answerable]),
+            # The right outcome (eval/kinds.py) over every question, and answers that listed an unreadable source.
+            "outcome_accuracy": mean([float(q.correct) for q in questions if q.correct is not None]),
+            "leaks": sum(1 for q in questions if q.leaked),
         }
     )
     grounded = summarize(assessments) if assessments else dict.fromkeys(
@@ -120,6 +138,7 @@ def run_record(strategy: str, retriever: str, answerer: str, judge: str, questio
         "metrics": metrics,
         "failures_total": len(failures),
         "failures": [q.drill_down() for q in failures[:MAX_FAILURES_PER_RUN]],
+        "per_kind": per_kind(questions),
         "per_question": [q.compact() for q in questions],
     }
 
