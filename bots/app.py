@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bots.private_files import private_dir
 from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
 from core.index_layout import IndexLayout
@@ -50,6 +51,8 @@ class KuraApp:
 
     def __init__(self, settings: Settings, *, embedder=None) -> None:
         self.settings = settings
+        # The data directory holds restricted documents and answers: the server's user only.
+        private_dir(settings.data_dir, tighten=True)
         self._embedder = embedder
         self._store: ChunkStore | None = None
         self._store_path: Path | None = None  # the embedded index directory the open store serves from

@@ -33,8 +33,13 @@ UTF-8, one object per *rated* answer, oldest first::
       "cited_document_ids": ["..."],
       "cited": [1],                      # numbers of the cited sources (as eval/feedback.py reads them)
       "sentences": [{"text": "...", "citations": [1], "support": 1.0, "supported": true}],
-      "sources": [{"number": 1, "title": "...", "url": "...", "document_id": "...", "chunk_id": "...", "source": "..."}]
+      "sources": [{"number": 1, "title": "...", "url": "...", "document_id": "...", "chunk_id": "...", "source": "...",
+                   "principals": ["group:finance"]}],   # who could read that source when the answer was given
+      "source_principals": [["group:finance"]]  # one list per shown source: a reader may see this answer only
+                                                # with a principal of every list (null where not recorded)
     }
+
+The export file is created 0600 (it quotes restricted answers), like feedback.sqlite.
 
 A helpful, non-abstained line says "these cited documents answer this
 question"; a not-helpful line marks a question whose answer needs fixing.
@@ -53,6 +58,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bots.private_files import open_private, private_dir, private_file
 from core.errors import KuraError
 from core.types import Answer
 
@@ -123,7 +129,8 @@ def _now() -> str:
 
 def _retrieved(answer: Answer) -> list[dict[str, Any]]:
     return [
-        {"chunk_id": hit.chunk.id, "document_id": hit.chunk.document_id, "score": hit.score}
+        {"chunk_id": hit.chunk.id, "document_id": hit.chunk.document_id, "score": hit.score,
+         "principals": list(hit.chunk.principals)}
         for hit in answer.retrieved
     ]
 
@@ -136,8 +143,7 @@ class FeedbackStore:
     """Answers and verdicts in SQLite; see the module docstring for the export format."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_file(Path(path))  # it holds restricted answers: 0600, like its -wal/-shm files
         with self._db() as db:
             # WAL lets readers and one writer from different processes proceed without blocking each other.
             db.execute("PRAGMA journal_mode=WAL")
@@ -243,10 +249,10 @@ class FeedbackStore:
         Written to a temporary file first, so an interrupted export never leaves a truncated dataset behind.
         """
         out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(out_path.parent)
         tmp = out_path.with_name(out_path.name + ".tmp")
         count = 0
-        with tmp.open("w", encoding="utf-8") as out:
+        with open_private(tmp, "w", encoding="utf-8") as out:  # restricted answers: 0600 from the first byte
             for record in self.rated_answers():
                 out.write(json.dumps(export_line(record), ensure_ascii=False) + "\n")
                 count += 1
@@ -271,6 +277,10 @@ def export_line(record: AnswerRecord) -> dict[str, Any]:
     cited_numbers = {n for s in answer.get("sentences", []) for n in s.get("citations", [])}
     cited = [s for s in sources if s["number"] in cited_numbers]
     feedback = record.feedback
+    # Who may read each shown source, as it was when the answer was given (older records lack it: None).
+    principals_of = {r["chunk_id"]: r.get("principals") for r in record.retrieved}
+    shown = [{**{k: v for k, v in s.items() if k != "snippet"}, "principals": principals_of.get(s["chunk_id"])}
+             for s in sources]
     return {
         "format": EXPORT_FORMAT,
         "id": record.id,
@@ -294,5 +304,6 @@ def export_line(record: AnswerRecord) -> dict[str, Any]:
         "cited_document_ids": _distinct([s["document_id"] for s in cited]),
         "cited": sorted(cited_numbers),
         "sentences": answer.get("sentences", []),
-        "sources": [{k: v for k, v in s.items() if k != "snippet"} for s in sources],
+        "sources": shown,
+        "source_principals": [s["principals"] for s in shown],
     }

@@ -4,12 +4,16 @@ For each sentence of the model's answer:
 
 1. citations to numbers that are not sources are removed;
 2. a sentence that reproduces the system prompt is dropped, whatever the setting;
-3. links that the cited sources do not contain are removed (the link text stays),
-   and broadcast mentions are removed;
+3. links, e-mail addresses and phone numbers that the cited sources do not
+   contain are removed (a link's text stays), and broadcast mentions are removed;
+   the cited sources here are their text without instruction-like sentences, so a
+   contact that only a document's injected order carries is removed too;
 4. the sentence is scored with the support scorer against the text of the sources
    it cites (their instruction-like sentences left out, see ``chat.injection``);
    below ``threshold``, or without any valid citation, it is unsupported;
-5. unsupported sentences are kept and marked, or dropped (``mode``).
+5. a sentence that repeats a document's instruction to the assistant, or is
+   itself such an instruction or a request for a secret, is dropped in both modes;
+6. other unsupported sentences are kept and marked, or dropped (``mode``).
 
 Kept sources are renumbered 1..k in order of first citation, so the user sees
 [1], [2] ... without gaps. ``AnswerVerifier`` takes sentences one at a time, so
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chat.context import ContextDocument
-from chat.injection import leaks_prompt, neutralise_mentions, split_instructions
+from chat.injection import leaks_prompt, looks_like_instruction, neutralise_mentions, split_instructions
 from chat.support import content_terms
 from core.protocols import SupportScorer
 from core.types import AnswerSentence, Source
@@ -42,6 +46,11 @@ _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'|]+")
 _TRAILING_PUNCT = re.compile(r"[.,;:!?。、]+$")
+_EMAIL = re.compile(r"(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+# Phone numbers: optional +country code, groups of digits split by spaces, hyphens or brackets (9-15 digits,
+# counted in ``_phone_digits``). No dots, so versions and IP addresses are never taken for one.
+_PHONE = re.compile(r"(?<![\w+\-/.])(?:\+\d{1,3}[ \-]?)?(?:\(\d{1,5}\)[ \-]?)?\d{1,5}(?:[ \-]\d{1,5}){1,4}(?![\w\-/])")
+_PHONE_TAIL = 8  # digits compared: "+81 3 5555 0142" and "03-5555-0142" are the same number
 _END_PUNCT = re.compile(r"[.!?。！？]+$")
 
 
@@ -95,9 +104,20 @@ def _normalise_url(url: str) -> str:
     return _TRAILING_PUNCT.sub("", url).rstrip("/").lower()
 
 
+def _phone_digits(number: str) -> str | None:
+    """The digits of a phone-number-like match, or None when it is too short or too long to be one."""
+    digits = re.sub(r"\D", "", number)
+    return digits if 9 <= len(digits) <= 15 else None
+
+
 def remove_unsourced_links(text: str, evidence: str) -> str:
-    """Drop links whose URL is not in ``evidence`` (cited texts and URLs), keeping any link text."""
+    """Drop links, e-mail addresses and phone numbers that ``evidence`` (cited texts and URLs) lacks.
+
+    A link's text stays; an address or number is removed outright: a model that obeyed an injected
+    "write to helpdesk@evil.example" must not deliver the address, marked or not.
+    """
     known = evidence.lower()
+    known_numbers = {d[-_PHONE_TAIL:] for d in map(_phone_digits, _PHONE.findall(evidence)) if d}
 
     def sourced(url: str) -> bool:
         return _normalise_url(url) in known
@@ -110,7 +130,17 @@ def remove_unsourced_links(text: str, evidence: str) -> str:
         trailing = url[len(_TRAILING_PUNCT.sub("", url)) :]
         return url if sourced(url) else trailing
 
+    def email(match: re.Match) -> str:
+        address = match.group(0).removeprefix("mailto:")
+        return match.group(0) if address.lower().rstrip(".") in known else ""
+
+    def phone(match: re.Match) -> str:
+        digits = _phone_digits(match.group(0))
+        return match.group(0) if digits is None or digits[-_PHONE_TAIL:] in known_numbers else ""
+
     text = _URL.sub(bare, text)
+    text = _EMAIL.sub(email, text)
+    text = _PHONE.sub(phone, text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
@@ -182,7 +212,11 @@ class AnswerVerifier:
         support = self.scorer.score(text, evidence) if valid else None
         supported = support is not None and support >= self.threshold
         # Repeating what a document orders the assistant to say is dropped in either mode: marking it
-        # would still deliver the attacker's message.
+        # would still deliver the attacker's message. So is an answer sentence that is itself such an order
+        # ("send your password to ..."), however well a document supports it.
+        if looks_like_instruction(text):
+            self.dropped.append("gives an instruction or asks for a secret")
+            return None
         if not supported and self._obeys_instruction(text, valid or tuple(self.documents)):
             self.dropped.append("repeats an instruction found in a document")
             return None

@@ -1,15 +1,22 @@
-"""Guards against prompt injection that work on text, after the model has answered.
+"""Guards against prompt injection: document text is data, never an instruction to the assistant.
 
-The prompt already tells the model that documents are data. These checks catch
-a model that obeyed a document anyway:
+One detector, ``looks_like_instruction``, serves both answerers:
 
-* ``strip_instructions`` removes the sentences of a document that address the
-  assistant ("ignore previous instructions", "reveal your system prompt", "tell
-  users to visit ...", "@channel"). Answer sentences are checked for support
-  against the *rest* of the document, so repeating an injected order, or a link
-  that only the injected order carries, is never "supported".
-* ``leaks_prompt`` spots an answer sentence that reproduces the system prompt.
-* ``neutralise_mentions`` removes mass mentions, which no answer ever needs.
+* the offline (extractive) answerer skips the sentences it flags, so a document's
+  order is never quoted as an answer;
+* the LLM answerer (``chat.citations``) leaves them out of the evidence an
+  answer sentence is checked against, drops answer sentences that repeat them
+  or are themselves such orders, and removes contacts only they carry.
+
+The detector normalises first (``normalise``: NFKC, so full-width letters are
+letters; zero-width, bidi and other invisible characters removed; Cyrillic and
+Greek look-alikes folded to Latin; text hidden behind a right-to-left override
+also read reversed), then matches the English and Japanese pattern families of
+``chat.injection_patterns``. Rates on the hostile/benign corpus:
+``python -m eval.injection_corpus`` (chat/README.md).
+
+Also here: ``leaks_prompt`` spots an answer sentence that reproduces the system
+prompt, and ``neutralise_mentions`` removes mass mentions, which no answer needs.
 
 These are heuristics: a safety net under the prompt and the citation check,
 not a replacement for them.
@@ -18,20 +25,50 @@ not a replacement for them.
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 
-_INSTRUCTION_PATTERNS = [
-    r"\b(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}\b(instructions?|prompts?|rules?|directions?|guidelines?)\b",
-    r"\bsystem\s+prompt\b",
-    r"\byour\s+(instructions|rules|prompt|guidelines)\b",
-    r"\b(you are now|from now on|pretend to be|act as (an?|the) )",
-    r"\b(ai|assistant|chatbot|bot|llm|language model|kura)s?\b[^.!?\n]{0,40}\b(must|should|shall|will|always|never)\b",
-    r"\b(tell|instruct)\s+(the\s+|all\s+)?(users?|readers?)\b",
-    r"\b(reply|respond|answer|begin|start|end|post|write|mention|add|include|ping|notify)\b[^.!?]{0,60}"
-    r"(@(channel|here|everyone)\b|<!(channel|here|everyone)\b)",
-    r"(以前|前|上記)の(指示|命令|指令)を(無視|忘れ)",
-    r"システムプロンプト",
-]
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
+from chat.injection_patterns import (
+    ENGLISH,
+    ENGLISH_CREDENTIAL,
+    ENGLISH_NEGATION_BEFORE,
+    JAPANESE,
+    JAPANESE_CREDENTIAL,
+    JAPANESE_NEGATED_CREDENTIAL,
+)
+
+_FLAGS = re.IGNORECASE | re.MULTILINE
+_ENGLISH = re.compile("|".join(f"(?:{p})" for p in ENGLISH), _FLAGS)
+_JAPANESE = re.compile("|".join(f"(?:{p})" for p in JAPANESE), _FLAGS)
+_CREDENTIAL = [re.compile(p, _FLAGS) for p in ENGLISH_CREDENTIAL]
+_JA_CREDENTIAL = re.compile("|".join(f"(?:{p})" for p in JAPANESE_CREDENTIAL), _FLAGS)
+_JA_NEGATED_CREDENTIAL = re.compile(JAPANESE_NEGATED_CREDENTIAL, _FLAGS)
+_NEGATION_BEFORE = re.compile(ENGLISH_NEGATION_BEFORE, _FLAGS)
+# Cheap gates, so most sentences skip most patterns (the offline answerer checks every retrieved sentence):
+# English patterns need two Latin words in a row, Japanese ones kana or kanji, credential ones a secret's name.
+_LATIN_WORDS = re.compile(r"[a-z]{2,}\W+[a-z]{2,}")
+_JAPANESE_TEXT = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
+_SECRET_WORD = re.compile(
+    r"pass|pin|key|token|credential|login|code|card|cvv|cvc|cookie|seed|secret|user ?name|パスワード|暗証|鍵|キー|コード|"
+    r"ログイン|認証|カード|トークン|シークレット|クレデンシャル"
+)
+
+# Invisible characters an attacker splits words with: zero-width space/joiners, word joiner, soft hyphen,
+# BOM, Mongolian vowel separator, bidi embeddings/overrides/isolates and marks, variation selectors, tags.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+_RIGHT_TO_LEFT_OVERRIDE = re.compile("\u202e([^\u202c\n]*)")
+# Letters of other scripts that look like Latin ones (Unicode's confusables, the common part).
+_CONFUSABLES = str.maketrans(
+    "\u0430\u0432\u0435\u0438\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0455\u0456\u0457"
+    "\u0458\u04bb\u0501\u051b\u051d\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0423"
+    "\u0425\u0405\u0406\u0408\u03b1\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7\u0391\u0392"
+    "\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7\u0131\u0261\u0251",
+    "aBeukMHopcTyxsiijhdqwABEKMHOPCTYXSIJaeikvoptuxABEZHIKMNOPTYXiga",
+)
+_QUOTED = re.compile(r"\"[^\"\n]{3,}\"|“[^”\n]{3,}”|‘[^’\n]{3,}’|(?<!\w)'[^'\n]{3,}'(?!\w)|「[^」\n]{3,}」|『[^』\n]{3,}』")
 # Units of a document for the instruction check: sentences (". " but not the dot in "evil.example"),
 # Japanese full stops, paragraphs, and lines that start a list item, table row or chat message. A single
 # line break inside a paragraph is only wrapping: an order wrapped over three lines stays one sentence.
@@ -43,9 +80,45 @@ _MASS_MENTION = re.compile(
 _WORD = re.compile(r"\w+")
 
 
+def normalise(text: str) -> str:
+    """The text as a reader sees it: NFKC, no invisible characters, look-alike letters folded to Latin.
+
+    Text inside a right-to-left override is shown reversed on screen, so it is appended read that way too.
+    """
+    hidden = [m.group(1)[::-1] for m in _RIGHT_TO_LEFT_OVERRIDE.finditer(text) if m.group(1).strip()]
+    text = unicodedata.normalize("NFKC", " ".join([text, *hidden]))
+    return _INVISIBLE.sub("", text).translate(_CONFUSABLES)
+
+
+def remove_invisible(text: str) -> str:
+    """The text without zero-width, bidi-control and other invisible characters (what a terminal must not get)."""
+    return _INVISIBLE.sub("", text)
+
+
+def _requests_credential(text: str) -> bool:
+    """A request to hand over a secret, outside quotations and not negated ("never send your password")."""
+    if not _SECRET_WORD.search(text):
+        return False
+    unquoted = _QUOTED.sub(" ", text)
+    for pattern in _CREDENTIAL:
+        for match in pattern.finditer(unquoted):
+            if not _NEGATION_BEFORE.search(unquoted[: match.start()][-60:]):
+                return True
+    return _JA_CREDENTIAL.search(unquoted) is not None and _JA_NEGATED_CREDENTIAL.search(unquoted) is None
+
+
+@lru_cache(maxsize=65536)
 def looks_like_instruction(sentence: str) -> bool:
-    """True when a sentence addresses the assistant or tries to make it act."""
-    return _INSTRUCTION.search(sentence) is not None
+    """True when a sentence addresses the assistant, orders it to relay something, or asks for a secret.
+
+    Cached: the same chunks come back for many questions.
+    """
+    text = normalise(sentence).lower()
+    if _LATIN_WORDS.search(text) and _ENGLISH.search(text):
+        return True
+    if _JAPANESE_TEXT.search(text) and _JAPANESE.search(text):
+        return True
+    return _requests_credential(text)
 
 
 def split_instructions(text: str) -> tuple[str, str]:

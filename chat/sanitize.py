@@ -8,7 +8,8 @@
   rest of the message.
 * Web: HTML-escaped (the template adds markup around it, never inside it).
 * Terminal: ANSI escape sequences and other control characters removed, so a
-  document cannot repaint the user's terminal.
+  document cannot repaint the user's terminal; zero-width and bidi-control
+  characters (U+202E makes "exe.txt" read "txt.exe") and broadcast mentions too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import html
 import re
 from typing import Literal
 
-from chat.injection import neutralise_mentions
+from chat.injection import neutralise_mentions, remove_invisible
 
 Surface = Literal["slack", "web", "terminal", "plain"]
 
@@ -26,7 +27,7 @@ _MD_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 # CSI sequences (colours, cursor moves), OSC sequences (window titles, hyperlinks), other two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _BARE_MENTION = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 
 
@@ -50,8 +51,8 @@ def for_web(text: str) -> str:
 
 
 def for_terminal(text: str) -> str:
-    """Text without escape sequences or control characters (newlines and tabs kept)."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    """Text without escape sequences, control or invisible characters, or broadcast mentions (newlines, tabs kept)."""
+    return neutralise_mentions(remove_invisible(_CONTROL.sub("", _ANSI.sub("", text))))
 
 
 def sanitize(text: str, surface: Surface) -> str:
@@ -61,7 +62,7 @@ def sanitize(text: str, surface: Surface) -> str:
     if surface == "web":
         return for_web(text)
     if surface == "terminal":
-        return for_terminal(neutralise_mentions(text))
+        return for_terminal(text)
     if surface == "plain":
         return neutralise_mentions(text)
     raise ValueError(f"unknown surface {surface!r}: use slack, web, terminal or plain")

@@ -218,6 +218,9 @@ class Settings(BaseSettings):
         500, ge=1, description="Above this many members a channel's answers use public documents only."
     )
     slack_history_messages: int = Field(10, ge=0, description="Thread messages passed as history to a follow-up.")
+    slack_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Events API requests larger than this are refused (413) before they are read."
+    )
     slack_stream_update_s: float = Field(
         1.0, gt=0, description="While an LLM answer streams, the Slack message is updated at most this often."
     )
@@ -228,6 +231,9 @@ class Settings(BaseSettings):
     web_auth_header: str | None = Field(None, description="Trusted identity header set by the SSO proxy, e.g. X-Forwarded-Email.")
     web_session_secret: SecretStr | None = None
     web_base_url: str = Field("http://127.0.0.1:8000", description="Where people open the chat; share links start with it.")
+    web_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Request bodies larger than this are refused (413) before they are read."
+    )
     web_allow_remote_login: bool = Field(
         False,
         description="Let `kura serve` offer the password-less local login on a non-loopback host (demos only: "

@@ -61,8 +61,10 @@ def ingest(
         typer.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
     else:
         typer.echo(f"ingest: {stats.summary_line()}; index holds {total} chunks")
-        for failure in stats.failures:
-            typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
+        from chat.sanitize import for_terminal
+
+        for failure in stats.failures:  # names come from the documents: no escapes or bidi tricks
+            typer.echo(for_terminal(f"  failed: {failure.source} {failure.source_id}: {failure.reason}"), err=True)
 
 
 def _ingest_here(settings, path, strategy, progress):
@@ -181,6 +183,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import click
 
+    from bots.public_errors import without_paths
+
     try:
         result = app(standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -191,26 +195,26 @@ def main() -> None:
     except (typer.Abort, click.exceptions.Abort):
         sys.exit(EXIT_ERROR)
     except ConfigError as exc:
-        typer.echo(f"kura: {exc}", err=True)
+        typer.echo(f"kura: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_CONFIG)
     except JobLockedError as exc:
-        typer.echo(f"kura: {exc}", err=True)
+        typer.echo(f"kura: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_LOCKED)
     except StoreNotFoundError as exc:
-        typer.echo(f"kura: {exc}", err=True)
+        typer.echo(f"kura: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_NO_INDEX)
     except StoreError as exc:
         typer.echo(f"kura: {_held_index(exc)}", err=True)
         sys.exit(EXIT_ERROR)
     except KuraError as exc:
-        typer.echo(f"kura: {exc}", err=True)
+        typer.echo(f"kura: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_ERROR)
     except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"kura: {exc}", err=True)
+        typer.echo(f"kura: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # the last line of defence: no stack trace for users
         logging.getLogger("kura").debug("unexpected error", exc_info=True)
-        typer.echo(f"kura: unexpected error: {exc.__class__.__name__}: {exc}", err=True)
+        typer.echo(f"kura: unexpected error: {exc.__class__.__name__}: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -24,7 +24,10 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(settings) -> None:
     """Refuse to offer the password-less local login on a network interface unless explicitly allowed."""
-    if settings.web_auth_header or is_loopback(settings.web_host) or settings.web_allow_remote_login:
+    from bots.web.auth import configured_auth_header
+
+    # The same reading of the setting as the web app's: a blank header name means the local login is on.
+    if configured_auth_header(settings) or is_loopback(settings.web_host) or settings.web_allow_remote_login:
         return
     raise ConfigError(
         f"KURA_WEB_AUTH_HEADER is unset, so the web chat would use its local login, where anyone can sign in as "

@@ -37,4 +37,6 @@ def slack(
                               settings.slack_port, state_dir=settings.state_dir)
         else:
             typer.echo(f"kura slack: Events API on http://{settings.slack_host}:{settings.slack_port}/slack/events")
-            serve_http(bolt_app, settings.slack_host, settings.slack_port, state_dir=settings.state_dir)
+            serve_http(bolt_app, settings.slack_host, settings.slack_port, state_dir=settings.state_dir,
+                       signing_secret=settings.slack_signing_secret.get_secret_value(),
+                       max_body_bytes=settings.slack_max_body_bytes)

@@ -25,6 +25,7 @@ from bots.slack.channel_config import ChannelConfig
 from bots.slack.event_log import SlackEventLog
 from bots.slack.mrkdwn import plain_question
 from bots.slack.permissions import SlackAccess
+from bots.public_errors import without_paths
 from core.errors import AnswerError, KuraError
 from core.types import Answer
 
@@ -129,7 +130,7 @@ class SlackBot:
                          *blocks.answer_message(answer, answer_id=answer_id, web_base_url=self.web_base_url))
         except KuraError as exc:
             logger.warning("answering in %s failed: %s", channel, exc.__class__.__name__)
-            self._update(client, channel, ts, *blocks.error_message(str(exc)))
+            self._update(client, channel, ts, *blocks.error_message(without_paths(str(exc))))
         except Exception:
             self._update(client, channel, ts, *blocks.error_message(FAILED_TEXT))
             raise  # to the @app.error boundary, which logs it

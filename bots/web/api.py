@@ -6,6 +6,8 @@ that user: their conversations, and answers from documents they may read.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
@@ -26,7 +28,7 @@ from bots.web.models import (
     ShareResponse,
     TurnOut,
 )
-from bots.web.sharing import may_view_shared
+from bots.web.sharing import WITHHELD, may_view_shared, readable_turns
 from bots.web.streaming import sse_event
 
 router = APIRouter(
@@ -98,8 +100,13 @@ def history(user: str = Depends(current_user), web: WebContext = Depends(context
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=_NOT_FOUND)
 def conversation(conversation_id: str, user: str = Depends(current_user), web: WebContext = Depends(context)) -> ConversationOut:
-    """One of your conversations with all its turns and your feedback on them."""
-    return conversation_out(web, web.conversations.get(conversation_id, user), with_feedback=True)
+    """One of your conversations with all its turns and your feedback on them.
+
+    Answers citing documents you can no longer read (you left the group, the page was restricted) are withheld.
+    """
+    conversation = web.conversations.get(conversation_id, user)
+    readable = readable_turns(conversation, web.kura.principals_for(user), web.kura.store)
+    return conversation_out(web, conversation, with_feedback=True, readable=readable)
 
 
 @router.post("/conversations/{conversation_id}/share", response_model=ShareResponse, responses=_NOT_FOUND)
@@ -136,9 +143,18 @@ def load_shared(web: WebContext, token: str, viewer: str) -> Conversation:
     return conversation
 
 
-def conversation_out(web: WebContext, c: Conversation, *, with_feedback: bool) -> ConversationOut:
+def withheld_answer(question: str) -> dict:
+    """What a turn shows in place of an answer its owner may no longer read."""
+    return {"question": question, "answer": WITHHELD, "abstained": True, "answerer": "", "sentences": [], "sources": []}
+
+
+def conversation_out(
+    web: WebContext, c: Conversation, *, with_feedback: bool, readable: list[bool] | None = None
+) -> ConversationOut:
     turns = []
-    for t in c.turns:
+    for i, t in enumerate(c.turns):
+        if readable is not None and not readable[i]:
+            t = replace(t, answer=withheld_answer(t.question))
         verdict = None
         if with_feedback and t.answer_id:
             record = web.feedback.get_answer(t.answer_id)

@@ -25,6 +25,7 @@ from bots.web.auth import WebAuth
 from bots.web.chat import ChatService
 from bots.web.conversations import ConversationStore
 from bots.web.errors import handle_error
+from bots.web.limits import RequestGate
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -131,6 +132,8 @@ def create_app(kura, settings: Settings, *, feedback=None, conversations: Conver
     # One handler for every failure; see bots/web/errors.py.
     for exc_type in (StarletteHTTPException, RequestValidationError, KuraError, ValueError, Exception):
         app.add_exception_handler(exc_type, handle_error)
+    # Identity and the body cap are checked before FastAPI reads a body (outermost but for the headers).
+    app.add_middleware(RequestGate, max_body_bytes=settings.web_max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(api_router)

@@ -5,6 +5,11 @@ SSO proxy authenticates people and Kura trusts that header alone; the app must
 then only be reachable through the proxy. Without it, a local login form asks
 for an email and stores it in a cookie signed with ``KURA_WEB_SESSION_SECRET``.
 That form checks no password: it is for running Kura on your own machine.
+
+Each local session has an id; signing out revokes it on the server
+(``bots/web/sessions.py``), so a copied cookie stops working at logout, not only
+when it expires. A request carrying the identity header twice is refused: a
+proxy that appends rather than replaces would otherwise let the client choose.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from core.errors import KuraError
 from core.settings import Settings
 
+from bots.web.sessions import SessionRevocations
+
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "kura_session"
@@ -28,6 +35,11 @@ _EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
 
 class NotAuthenticated(KuraError):
     """The request carries no identity we trust."""
+
+
+def configured_auth_header(settings: Settings) -> str | None:
+    """The trusted identity header's name; None when unset or blank (whitespace is no header name)."""
+    return (settings.web_auth_header or "").strip() or None
 
 
 def normalize_email(value: str) -> str | None:
@@ -40,7 +52,7 @@ class WebAuth:
     """Finds the signed-in user of a request and signs local users in and out."""
 
     def __init__(self, settings: Settings) -> None:
-        self.header = (settings.web_auth_header or "").strip() or None
+        self.header = configured_auth_header(settings)
         if settings.web_session_secret is not None:
             secret = settings.web_session_secret.get_secret_value()
         else:
@@ -50,6 +62,7 @@ class WebAuth:
                 logger.warning("KURA_WEB_SESSION_SECRET is unset: local sessions end when the server restarts")
         self._signer = URLSafeTimedSerializer(secret, salt="kura.web.session")
         self._secure_cookie = settings.web_base_url.startswith("https://")
+        self._revoked = SessionRevocations(settings.data_dir / "web" / "sessions.sqlite")
 
     @property
     def local_login(self) -> bool:
@@ -59,15 +72,25 @@ class WebAuth:
     def user(self, request: Request) -> str | None:
         """The email of whoever sent this request, or None."""
         if self.header is not None:
-            return normalize_email(request.headers.get(self.header, ""))
+            values = request.headers.getlist(self.header)
+            # Twice (or a list joined by a proxy) is ambiguous: trust neither rather than the first.
+            return normalize_email(values[0]) if len(values) == 1 and "," not in values[0] else None
+        session = self._session(request)
+        if session is None or self._revoked.is_revoked(session["sid"]):
+            return None
+        return normalize_email(session["email"])
+
+    def _session(self, request: Request) -> dict | None:
+        """The signed session in the request's cookie ({"email", "sid"}), or None."""
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
         try:
-            email = self._signer.loads(cookie, max_age=SESSION_MAX_AGE_S)
+            session = self._signer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:  # also covers an expired signature
             return None
-        return normalize_email(email) if isinstance(email, str) else None
+        valid = isinstance(session, dict) and isinstance(session.get("email"), str) and isinstance(session.get("sid"), str)
+        return session if valid else None
 
     def require_user(self, request: Request) -> str:
         email = self.user(request)
@@ -81,14 +104,18 @@ class WebAuth:
             raise NotAuthenticated("sign-in happens at the company's SSO proxy")
         response.set_cookie(
             SESSION_COOKIE,
-            self._signer.dumps(email),
+            self._signer.dumps({"email": email, "sid": secrets.token_urlsafe(16)}),
             max_age=SESSION_MAX_AGE_S,
             httponly=True,
             samesite="lax",
             secure=self._secure_cookie,
         )
 
-    def sign_out(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response) -> None:
+        """End the session: revoked on the server (a copy of the cookie stops working too), cookie deleted."""
+        session = self._session(request)
+        if session is not None:
+            self._revoked.revoke(session["sid"], expires_in_s=SESSION_MAX_AGE_S)
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=self._secure_cookie)
 
 

@@ -19,6 +19,7 @@ from core.types import Answer
 
 from bots.web.conversations import ConversationNotFound, ConversationStore, new_conversation_id
 from bots.web.errors import log_failure, user_message
+from bots.web.sharing import WITHHELD, readable_turns
 from bots.web.streaming import answer_deltas
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,16 @@ class ChatService:
             return new_conversation_id(), []
         if not self.conversations.exists(conversation_id, user):
             raise ConversationNotFound("conversation not found")
-        return conversation_id, self.conversations.history(conversation_id, user, self.history_turns)
+        return conversation_id, self._readable_history(user, conversation_id)
+
+    def _readable_history(self, user: str, conversation_id: str) -> list[tuple[str, str]]:
+        """The recent turns as history, leaving out answers the user may no longer read (they would reach the LLM)."""
+        conversation = self.conversations.get(conversation_id, user)
+        readable = readable_turns(conversation, self.kura.principals_for(user), self.kura.store)
+        messages: list[tuple[str, str]] = []
+        for turn, ok in list(zip(conversation.turns, readable))[-self.history_turns :]:
+            messages += [("user", turn.question), ("assistant", str(turn.answer.get("answer", "")) if ok else WITHHELD)]
+        return messages
 
     def events(
         self, user: str, question: str, conversation_id: str, history: list[tuple[str, str]]

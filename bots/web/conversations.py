@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bots.private_files import private_file
 from core.errors import KuraError
 
 _TITLE_CHARS = 80
@@ -65,8 +66,7 @@ class ConversationStore:
     """Conversations and their turns, per user, with share tokens."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_file(Path(path))  # it holds restricted answers: 0600, like its -wal/-shm files
         with self._db() as db:
             db.executescript(
                 """

@@ -1,7 +1,7 @@
 """The web app's one error boundary: every failure becomes a status code and a message fit to show.
 
 Kura's own errors carry messages written for users, so they are shown as
-they are. Anything else is a bug: it is logged with its traceback and a short
+they are, less any server path (``bots.public_errors``). Anything else is a bug: it is logged with its traceback and a short
 reference, and the user sees a generic message with that reference, never a
 stack trace. API requests (``/api/...``) get JSON, pages get HTML.
 """
@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bots.public_errors import without_paths
 from core.errors import KuraError, LLMUnavailableError, StoreError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def user_message(exc: Exception, ref: str | None = None) -> str:
             problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
         return "invalid request: " + "; ".join(problems)
     if isinstance(exc, (KuraError, ValueError)):
-        return str(exc)
+        return without_paths(str(exc))
     return GENERIC.format(ref=ref or "none")
 
 
@@ -89,6 +90,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     message = user_message(exc, ref)
     if is_api(request):
         headers = {"WWW-Authenticate": "Session"} if status == 401 else None
+        if status == 413:  # the body was not read to its end: close rather than drain it
+            headers = {"Connection": "close"}
         return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
     web = request.app.state.web
     if isinstance(exc, NotAuthenticated) and web.auth.local_login:

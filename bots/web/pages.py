@@ -87,9 +87,9 @@ async def login(request: Request, web: WebContext = Depends(context)) -> Respons
 
 
 @router.post("/logout")
-def logout(web: WebContext = Depends(context)) -> Response:
+def logout(request: Request, web: WebContext = Depends(context)) -> Response:
     response = RedirectResponse("/login" if web.auth.local_login else "/", status_code=303)
-    web.auth.sign_out(response)
+    web.auth.sign_out(request, response)
     return response
 
 

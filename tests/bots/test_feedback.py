@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import sqlite3
@@ -137,3 +138,19 @@ def test_cli_export(tmp_path, monkeypatch):
     default = runner.invoke(app, ["feedback", "export"])
     assert default.exit_code == 0
     assert (tmp_path / "data" / "eval" / "feedback.jsonl").exists()
+
+
+def test_the_export_keeps_who_may_read_each_shown_source(tmp_path):
+    """A viewer or an eval can filter exported answers by the access of the documents they show."""
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    answer = make_answer()
+    restricted = dataclasses.replace(answer.retrieved[0].chunk, principals=("group:finance", "bob@example.com"))
+    answer = dataclasses.replace(answer, retrieved=(ScoredChunk(restricted, 0.9), *answer.retrieved[1:]))
+    rated = store.record_answer(answer, user="alice@example.com", surface="web")
+    store.record_feedback(rated, user="alice@example.com", helpful=True)
+    out = tmp_path / "feedback.jsonl"
+    store.export(out)
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert [s["principals"] for s in line["sources"]] == [["group:finance", "bob@example.com"], ["public"]]
+    assert line["source_principals"] == [["group:finance", "bob@example.com"], ["public"]]
+    assert oct(out.stat().st_mode & 0o777) == oct(0o600)

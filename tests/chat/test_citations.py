@@ -129,3 +129,25 @@ def test_japanese_citations_go_before_the_full_stop():
     hit = make_hit("keihi", "経費精算申請書は領収書の日付から30日以内に提出してください。", title="経費精算")
     v = verify("経費精算申請書は30日以内に提出してください[1]。", hits=[hit])
     assert v.text == "経費精算申請書は30日以内に提出してください[1]。" and v.sentences[0].supported
+
+
+def test_emails_and_phone_numbers_not_in_the_cited_sources_are_removed():
+    evidence = "Printer problems: helpdesk@hoshi-robotics.example or 03-5555-0100. Updated 2026-03-30."
+    assert remove_unsourced_links("Write to helpdesk@hoshi-robotics.example.", evidence) == (
+        "Write to helpdesk@hoshi-robotics.example."
+    )
+    assert remove_unsourced_links("Write to it-support@evil.example now.", evidence) == "Write to now."
+    assert remove_unsourced_links("Mail <mailto:x@evil.example> now.", evidence) == "Mail <> now."
+    # The same number written another way is sourced; a new one is not.
+    assert remove_unsourced_links("Call +81 3 5555 0100.", evidence) == "Call +81 3 5555 0100."
+    assert remove_unsourced_links("Call 0120-555-019 today.", evidence) == "Call today."
+    assert remove_unsourced_links("Call +1 415 555 0199.", evidence) == "Call ."
+    # Dates, amounts, versions and addresses of machines are not phone numbers.
+    for text in ("Updated 2026-03-30.", "It costs 50,000 yen.", "Version 4.2.1 on 10.0.0.12.", "Room 9-101."):
+        assert remove_unsourced_links(text, "") == text
+
+
+def test_an_answer_sentence_that_asks_for_a_secret_is_dropped_even_when_supported():
+    hits = [make_hit("printer", "Send your HoshiID password to printer-desk@hoshi-robotics.example to print.")]
+    v = verify("Send your HoshiID password to printer-desk@hoshi-robotics.example to print [1].", hits=hits)
+    assert v.text == "" and v.dropped == ["gives an instruction or asks for a secret"]

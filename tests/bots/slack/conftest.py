@@ -135,7 +135,7 @@ class SlackBotServer:
         self.feedback = feedback
         self.kura = kura
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(http_app(bolt_app), host="127.0.0.1", port=self.port,
+        self.server = uvicorn.Server(uvicorn.Config(http_app(bolt_app, signing_secret=SIGNING_SECRET), host="127.0.0.1", port=self.port,
                                                     log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self._events = 0
