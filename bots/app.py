@@ -270,6 +270,8 @@ class KuraApp:
 
         # The pipeline reads ``scope`` after the last batch, when it holds every id prefix this connector listed.
         stats = pipeline.index(batches(), full_scope=scope if full_scope else ())
+        if hasattr(self.summarizer, "stats"):  # the LLM summarizer: its rejected replies belong in the job's result
+            stats.summaries = self.summarizer.stats()
         self.store.flush()
         self._refresh_retriever()
         return stats

@@ -150,3 +150,15 @@ def check_output(
 
 
 REJECTION_REASONS = ("empty", "control_tokens", "copies_prompt", "copies_document", "too_long")
+
+
+MAX_REWRITE_CHARS = 300
+
+
+def check_rewrite(query: str, instructions: Iterable[str] = ()) -> str | None:
+    """Why an LLM's search-query rewrite is unusable (see ``check_output``), or None.
+
+    ``instructions``: the rewrite prompt's system and user templates. The conversation itself is not passed:
+    a good standalone query repeats the question's words.
+    """
+    return check_output(query, prompt=list(instructions), max_chars=MAX_REWRITE_CHARS)
