@@ -171,6 +171,9 @@ class CompletionStream:
                         visible = self._filter.feed(delta)
                         if visible:
                             yield visible
+            rest = self._filter.flush()
+            if rest:
+                yield rest
         except _TRANSPORT_ERRORS as exc:
             waited = self._watchdog.waited_for if self._watchdog is not None else None
             raise self._on_error(exc, during_stream=True, waited_for=waited) from exc

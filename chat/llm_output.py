@@ -85,6 +85,15 @@ class ReasoningFilter:
         self._shown = visible
         return new
 
+    def flush(self) -> str:
+        """At the end of the stream: the visible text still held back (a trailing "<" that was no tag)."""
+        visible = self.text
+        if len(visible) <= len(self._shown) or not visible.startswith(self._shown):
+            return ""
+        new = visible[len(self._shown) :]
+        self._shown = visible
+        return new
+
     @staticmethod
     def _settled(text: str) -> str:
         """The text without a tag that may still be arriving at its end."""
