@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
+from core.index_layout import IndexLayout
 from core.protocols import Connector
 from core.settings import Settings
 from core.store import ChunkStore
@@ -26,7 +27,7 @@ from chat.extractive import ExtractiveAnswerer
 from chat.llm_answerer import LLMAnswerer
 from chat.llm_client import LLMClient
 from chat.prompts import load_prompt
-from chat.rewrite import QueryRewriter
+from chat.rewrite import CrossLanguageRewriter, QueryRewriter, document_language
 from ingest.chunking import ChunkingConfig, create_chunker
 from ingest.generations import EdgeGenerations, IndexGenerations, ServerGenerations
 from ingest.job_lock import JobLock
@@ -36,6 +37,8 @@ from ingest.summarize import Summarizer, create_summarizer
 from retrieval.bm25 import BM25Encoder
 from retrieval.embedder import SentenceTransformerEmbedder
 from retrieval.hybrid import FusionConfig, HybridRetriever
+from retrieval.multiquery import MultiQueryRetriever
+from retrieval.term_bridge import LazyTermBridge
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +225,9 @@ class KuraApp:
             from qdrant_client import QdrantClient
 
             key = s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None
-            return ServerGenerations(QdrantClient(url=s.qdrant_url, api_key=key, timeout=30), s.collection)
-        return EdgeGenerations(s.index_dir)
+            client = QdrantClient(url=s.qdrant_url, api_key=key, timeout=30)
+            return ServerGenerations(client, s.collection, IndexLayout.from_settings(s))
+        return EdgeGenerations(s.index_dir, IndexLayout.from_settings(s))
 
     def reindex_job(self, *, on_progress: Callable[[IndexStats], None] | None = None) -> ReindexJob:
         s = self.settings
@@ -262,16 +266,22 @@ class KuraApp:
         pipeline = self.pipeline(on_progress=on_progress)
         scope: set[str] = set(getattr(connector, "scope", ()))
 
+        languages: set[str] = set()
+
         def batches():
             for batch in connector.load():
                 if not getattr(connector, "scope", None):
                     scope.update(f"{d.source}:" for d in batch.documents)
+                languages.update(document_language(d.text) for d in batch.documents)
                 yield batch
 
         # The pipeline reads ``scope`` after the last batch, when it holds every id prefix this connector listed.
         stats = pipeline.index(batches(), full_scope=scope if full_scope else ())
         if hasattr(self.summarizer, "stats"):  # the LLM summarizer: its rejected replies belong in the job's result
             stats.summaries = self.summarizer.stats()
+        if languages and self.store.exists():
+            # What cross-language retrieval translates into (``index_languages``); only ever grows here.
+            self.store.set_meta({"languages": sorted(languages | set(self.store.get_meta().get("languages") or ()))})
         self.store.flush()
         self._refresh_retriever()
         return stats
@@ -305,6 +315,47 @@ class KuraApp:
             return QueryRewriter(client=LLMClient.from_settings(s, max_retries=0), prompt=prompt)
         return QueryRewriter()
 
+    @functools.cached_property
+    def cross_language(self) -> CrossLanguageRewriter | None:
+        """The question in the index's other languages: LLM translation when one is set, else the term table."""
+        s = self.settings
+        if not s.cross_language:
+            return None
+        bridge = LazyTermBridge() if s.cross_language_offline else None
+        if s.llm_configured:
+            prompt = load_prompt("translate", s.llm_translate_prompt_version, s.llm_prompts_dir)
+            client = LLMClient.from_settings(s, max_retries=0)  # a failed translation falls back at once
+            return CrossLanguageRewriter(client=client, prompt=prompt, bridge=bridge)
+        return CrossLanguageRewriter(bridge=bridge) if bridge else None
+
+    def index_languages(self) -> list[str]:
+        """The documents' languages: the setting, else as ``ingest`` recorded them, else every one Kura reads."""
+        declared = [lang.strip() for lang in self.settings.index_languages.split(",") if lang.strip()]
+        if declared:
+            return declared
+        retriever = self.retriever  # read once per retriever: a new index (ingest, switch) gets a new one
+        cached = getattr(self, "_languages", None)
+        if cached is None or cached[0] is not retriever:
+            recorded = self.store.get_meta().get("languages") if self.store.exists() else None
+            # An index built by sync or a full re-index has no record: both languages may be there.
+            cached = (retriever, list(recorded) if recorded else ["en", "ja"])
+            self._languages = cached
+        return cached[1]
+
+    def with_cross_language(self, retriever, languages: Iterable[str] | None = None):
+        """``retriever`` that also searches with the question's translations and fuses (as is when off).
+
+        ``languages``: those of the indexed documents when the caller knows them (the eval runner does);
+        a single one means there is nothing to translate into.
+        """
+        if languages is not None and len(set(languages)) < 2:
+            return retriever
+        rewriter = self.cross_language
+        if rewriter is None:
+            return retriever
+        languages = None if languages is None else sorted(set(languages))
+        return MultiQueryRetriever(retriever, lambda q: rewriter.queries(q, languages), rrf_k=self.settings.rrf_k)
+
     def answerer_name(self, answerer: str | None = None) -> str:
         """``llm`` or ``extractive``: the override, else the setting; ``auto`` means llm when an endpoint is set."""
         name = answerer or self.settings.answerer
@@ -321,7 +372,8 @@ class KuraApp:
         t0 = time.perf_counter()
         query = self.rewriter.rewrite(question, history).query if history else question
         t1 = time.perf_counter()
-        hits = self.retriever.retrieve(query, top_k=self.settings.top_k, principals=principals, mode=mode, sources=sources)
+        retriever = self.with_cross_language(self.retriever, self.index_languages())
+        hits = retriever.retrieve(query, top_k=self.settings.top_k, principals=principals, mode=mode, sources=sources)
         timings = {"retrieve": (time.perf_counter() - t1) * 1000}
         if history:
             timings["rewrite"] = (t1 - t0) * 1000

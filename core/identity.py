@@ -49,6 +49,15 @@ class IdentityStore:
                 [(email.strip().lower(), p, source) for email, ps in grants.items() for p in ps],
             )
 
+    def grants(self, source: str) -> dict[str, set[str]]:
+        """What ``source`` granted last time (email -> principals), so it can keep what it could not re-read."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT email, principal FROM grants WHERE source = ?", (source,)).fetchall()
+        found: dict[str, set[str]] = {}
+        for email, principal in rows:
+            found.setdefault(email, set()).add(principal)
+        return found
+
     def add_alias(self, alias: str, email: str) -> None:
         """Map another identity (for example a Slack user id) to an email."""
         with closing(self._connect()) as db, db:

@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     )
     progress_interval_s: float = Field(10.0, ge=0, description="Seconds between progress lines when not on a terminal.")
 
+    # --- index layout (core/index_layout.py; the same design on the embedded engine and a server) ---------
+    index_quantize: bool = Field(
+        True, description="Dense vectors as int8 in RAM, float32 originals on disk for rescoring. Set at index creation."
+    )
+    index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
+    index_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build beam (set at index creation).")
+    index_hnsw_ef: int = Field(128, ge=1, description="HNSW search beam per query.")
+    index_oversampling: float = Field(2.0, ge=1, description="int8 candidates rescored with the originals, x limit.")
+    index_max_segment_kb: int = Field(
+        400_000, ge=10_000, description="Segment size cap: bounds the optimizer's peak memory (set at index creation)."
+    )
+    index_shards: int = Field(1, ge=1, description="Shards of a new server collection (a Qdrant cluster).")
+    index_replication: int = Field(1, ge=1, description="Replication factor of a new server collection.")
+
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(8, ge=1)
     prefetch_k: int = Field(50, ge=1, description="Candidates each of dense and BM25 contribute to fusion.")
@@ -127,6 +141,11 @@ class Settings(BaseSettings):
     llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
     llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
     llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
+    # Cross-language questions (chat/rewrite.py CrossLanguageRewriter, retrieval/multiquery.py).
+    cross_language: bool = Field(True, description="Also search with the question in the index's other languages and fuse.")
+    cross_language_offline: bool = Field(True, description="Without an LLM, bridge the question by SudachiDict's bilingual term groups.")
+    index_languages: str = Field("", description="Languages of the indexed documents (en, ja), comma-separated; empty: as `kura ingest` recorded them.")
+    llm_translate_prompt_version: str = Field("v1", description="Version folder of chat/prompts/translate/.")
 
     # --- evaluation ------------------------------------------------------------------
     eval_judge_model: str | None = Field(None, description="Model of the LLM groundedness judge; unset = KURA_LLM_MODEL.")
@@ -140,7 +159,10 @@ class Settings(BaseSettings):
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")
     connector_max_attempts: int = Field(5, ge=1, description="Tries per request before a 429/5xx/timeout is final.")
     connector_backoff_base_s: float = Field(1.0, ge=0, description="First back-off step on 5xx and timeouts.")
-    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest single wait, Retry-After included.")
+    connector_backoff_max_s: float = Field(60.0, gt=0, description="Longest back-off step on 5xx and timeouts.")
+    connector_retry_after_max_s: float = Field(
+        900.0, gt=0, description="Longest Retry-After honoured in full; a longer one ends the sync (resumed later)."
+    )
     connector_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout of one request to a source.")
 
     confluence_url: str | None = Field(

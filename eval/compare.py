@@ -27,6 +27,7 @@ COMPARED = {
     "f1": "answer_f1",
     "contains": "answer_contains",
     "grounded": "groundedness",
+    "correct": "outcome_accuracy",
     "ms": "latency_ms",
 }
 

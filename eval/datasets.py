@@ -67,6 +67,7 @@ class EvalExample:
     asker: str = ""  # email; the runner asks with this person's permissions when set
     label: str = ""  # feedback: "helpful" / "not_helpful"
     reference_answer: str = ""  # a full-sentence reference (feedback), beside short gold ``answers``
+    kind: str = ""  # e.g. "paraphrase", "near_miss": the report gives accuracy per kind (eval/kinds.py)
 
 
 @dataclass

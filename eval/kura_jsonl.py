@@ -8,10 +8,11 @@ or a question
 
     {"id": "q1", "question": "...", "answer": "short gold answer" | null, "answers": ["..."],
      "relevant_document_ids": ["confluence:CONF-1001"], "relevant": [{"document_id": "hr-travel", "text": "quote"}],
-     "reference_answer": "a full answer", "asker": "alice@example.com", "answerable": true}
+     "reference_answer": "a full answer", "asker": "alice@example.com", "answerable": true, "kind": "paraphrase"}
 
 (the sample corpus's ``questions.jsonl`` is this format: ``answer`` null with no
-relevant documents marks a question the corpus cannot answer), or a feedback
+relevant documents marks a question the corpus cannot answer; ``"answerable": false``
+with relevant documents marks one whose only answer the asker may not read), or a feedback
 record as the bots export it (``eval/feedback.py``). Documents may instead come
 from ``--docs`` (``eval/corpus.py``). A document ``id`` without a colon belongs
 to source ``eval``; ``source:id`` names another source, so feedback that cites
@@ -130,6 +131,7 @@ def _question(record: dict, line_no: int) -> EvalExample:
         answerable=bool(record.get("answerable", not unanswerable)),
         asker=str(record.get("asker") or ""),
         reference_answer=str(record.get("reference_answer") or ""),
+        kind=str(record.get("kind") or ""),
     )
 
 

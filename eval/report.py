@@ -43,6 +43,8 @@ ANSWER_COLUMNS: tuple[tuple[str, str, bool | None], ...] = (
     ("groundedness_any_source", "grounded (any source)", True),
     ("citation_precision", "citation P", True),
     ("citation_recall", "citation R", True),
+    ("outcome_accuracy", "right outcome", True),
+    ("leaks", "leaks", False),
 )
 TABLES = (("Retrieval", RETRIEVAL_COLUMNS), ("Answers and groundedness", ANSWER_COLUMNS))
 TABLE_COLUMNS = RETRIEVAL_COLUMNS + ANSWER_COLUMNS
@@ -53,6 +55,8 @@ MAX_DRILL_DOWN = 25
 def format_value(metric: str, value) -> str:
     if value is None:
         return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # counts (leaks)
     if metric.endswith("_ms"):
         return f"{value:.1f}"
     return f"{value:.3f}"
@@ -86,6 +90,28 @@ def table_rows(results: dict, columns=TABLE_COLUMNS) -> list[dict]:
             cells.append({"text": format_value(metric, value), "best": is_best})
         rows.append({"strategy": run["strategy"], "retriever": run["retriever"], "answerer": run["answerer"], "cells": cells})
     return rows
+
+
+def kind_table(results: dict) -> dict | None:
+    """Accuracy per question kind (eval/kinds.py): kinds as columns, one row per run; None when no run has kinds."""
+    runs = [r for r in results["runs"] if r.get("per_kind")]
+    if not runs:
+        return None
+    kinds = sorted({k for r in runs for k in r["per_kind"]})
+    rows = []
+    for run in runs:
+        cells = []
+        for kind in kinds:
+            row = run["per_kind"].get(kind)
+            if row is None:
+                cells.append({"text": "–", "detail": ""})
+                continue
+            split = ", ".join(f"{lang} {b['correct']}/{b['questions']}" for lang, b in sorted(row["by_language"].items()))
+            leaks = f", {row['leaks']} leaked" if row["leaks"] else ""
+            recall = f", R@5 {row['recall@5']:.2f}" if row.get("recall@5") is not None else ""
+            cells.append({"text": f"{row['accuracy']:.3f}", "detail": f"{row['correct']}/{row['questions']} ({split}){recall}{leaks}"})
+        rows.append({"strategy": run["strategy"], "retriever": run["retriever"], "answerer": run["answerer"], "cells": cells})
+    return {"kinds": kinds, "rows": rows}
 
 
 def drill_down(results: dict) -> list[dict]:
@@ -147,6 +173,7 @@ def _context(results: dict, charts: dict[str, str]) -> dict:
         "charts": charts,
         "drill": drill_down(results),
         "integrity": integrity(results),
+        "kinds": kind_table(results),
     }
 
 

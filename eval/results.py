@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.errors import EvalError
 from eval.groundedness import GROUNDEDNESS_METRICS, AnswerSupport, summarize
+from eval.kinds import per_kind
 from eval.metrics import RANKING_METRICS, mean, percentile
 
 RESULTS_VERSION = 1
@@ -46,10 +47,16 @@ class QuestionResult:
     fallback: bool = False  # the configured answerer failed and another one answered
     notice: str = ""  # the answer's notice (why it fell back, what was removed)
     abstain_justified: float | None = None  # abstained: 1.0 when the retrieved text does not support a gold answer
+    kind: str = ""  # the question's kind, when its dataset labels kinds
+    language: str = ""  # "ja" or "en": the question's own language
+    correct: bool | None = None  # the right outcome (eval/kinds.py); None when not judged
+    leaked: tuple[str, ...] = ()  # listed documents the asker may not read
 
     @property
     def failed(self) -> bool:
-        """Worth a look: evidence missed in the top 5, a wrong abstention, or an answer without the gold."""
+        """Worth a look: a leak, a wrong outcome, evidence missed in the top 5, a wrong abstention, or no gold in it."""
+        if self.leaked or self.correct is False:
+            return True
         if self.has_evidence and (self.rank is None or self.rank > 5):
             return True
         if not self.answerable:
@@ -70,6 +77,12 @@ class QuestionResult:
             if value is not None:
                 out[key] = round(value, 4)
         out.update({m: v for m, v in self.ranking.items()})
+        if self.correct is not None:
+            out["correct"] = float(self.correct)
+        if self.kind:
+            out["kind"] = self.kind
+        if self.leaked:
+            out["leaked"] = list(self.leaked)
         return out
 
     def drill_down(self) -> dict:
@@ -80,6 +93,8 @@ class QuestionResult:
             "answered_by": self.answered_by,
             "fallback": self.fallback,
             "notice": self.notice[:300],
+            "kind": self.kind,
+            "leaked": list(self.leaked),
             "answer": self.answer_text[:400],
             "retrieved": self.retrieved,
             "support": self.support.to_dict() if self.support else None,
@@ -106,6 +121,9 @@ def run_metrics(questions: Sequence[QuestionResult], assessments: Sequence[Answe
             "fallback_rate": mean([float(q.fallback) for q in questions]),
             # Abstentions the retrieved text justified (no gold answer supported by it), over judged abstentions.
             "abstain_quality": mean([q.abstain_justified for q in questions if q.abstain_justified is not None]),
+            # The right outcome (eval/kinds.py) over every question, and answers that listed an unreadable source.
+            "outcome_accuracy": mean([float(q.correct) for q in questions if q.correct is not None]),
+            "leaks": sum(1 for q in questions if q.leaked),
         }
     )
     grounded = summarize(assessments) if assessments else dict.fromkeys(GROUNDEDNESS_METRICS)
@@ -132,6 +150,7 @@ def run_record(strategy: str, retriever: str, answerer: str, judge: str, questio
         "metrics": metrics,
         "failures_total": len(failures),
         "failures": [q.drill_down() for q in failures[:MAX_FAILURES_PER_RUN]],
+        "per_kind": per_kind(questions),
         "per_question": [q.compact() for q in questions],
     }
 

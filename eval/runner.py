@@ -22,6 +22,8 @@ from core.types import PUBLIC, Answer, ScoredChunk
 from eval.datasets import EvalDataset, EvalExample
 from eval.groundedness import GROUNDEDNESS_METRICS, AnswerSupport, assess_abstention, assess_answer
 from eval.indexes import EvalIndexes
+from chat.rewrite import document_language
+from eval.kinds import judge_outcome, readable_by
 from eval.metrics import (
     chunk_satisfies,
     contains_answer,
@@ -46,7 +48,7 @@ RECORDED_SETTINGS = (
     "embedding_model", "chunk_tokens", "chunk_overlap", "chunk_min_tokens", "tokenizer_encoding", "top_k",
     "prefetch_k", "dense_weight", "bm25_weight", "rrf_k", "unk_threshold", "bm25_k1", "bm25_b", "abstain_threshold",
     "answer_sentences", "support_threshold", "llm_model", "eval_judge_model", "eval_judge_prompt_version",
-    "eval_judge_threshold",
+    "eval_judge_threshold", "cross_language", "cross_language_offline",
 )  # fmt: skip
 
 Progress = Callable[[str, int, int], None]  # (label, done, total)
@@ -81,6 +83,9 @@ class EvalRunner:
         self.config = config
         self.on_progress = on_progress or (lambda label, done, total: None)
         self.indexes = EvalIndexes(kura, dataset)
+        self.document_principals = {d.id: d.principals for d in dataset.documents}  # for the leak check
+        # Cross-language retrieval only where the corpus has documents in more than one language.
+        self.languages = {document_language(d.text) for d in dataset.documents}
         self.answerer = self._answerer(config.answerer)
         self.scorer, self.threshold = self._scorer(config.judge)
 
@@ -113,7 +118,7 @@ class EvalRunner:
             )
             indexes[strategy] = chunk_stats
             try:
-                retriever = self.indexes.retriever(store)
+                retriever = self.kura.with_cross_language(self.indexes.retriever(store), self.languages)
                 for mode in self.config.retrievers:
                     runs.append(self._run_one(strategy, mode, retriever))
             finally:
@@ -147,7 +152,9 @@ class EvalRunner:
                 result.abstain_justified = self._assess_abstention(example, hits)
             questions.append(result)
         self.on_progress(label, len(examples), len(examples))
-        per_question = ranking_metrics(rankings, {e.id: len(e.evidence) for e in examples})
+        # An unanswerable question with a gold document (restricted, asked by someone who may not read it) is
+        # not ranked: its asker must not retrieve that document.
+        per_question = ranking_metrics(rankings, {e.id: len(e.evidence) if e.answerable else 0 for e in examples})
         with_evidence = [q for q in questions if q.has_evidence]  # the order ranking_metrics reports in
         for metric, values in per_question.items():
             for question, value in zip(with_evidence, values):
@@ -188,7 +195,7 @@ class EvalRunner:
         result = QuestionResult(
             id=example.id,
             answerable=example.answerable,
-            has_evidence=bool(example.evidence),
+            has_evidence=bool(example.evidence) and example.answerable,
             rank=first_relevant_rank(items),
             latency_ms=latency,
             answer_ms=answer_ms,
@@ -213,6 +220,9 @@ class EvalRunner:
             result.em = exact_match(prediction, golds, language)
             result.f1 = f1_score(prediction, golds, language)
             result.contains = contains_answer(prediction, list(example.answers), language) if example.answers else None
+        outcome = judge_outcome(example, answer, result.contains, readable_by(self._principals(example), self.document_principals))
+        result.kind, result.correct, result.leaked = example.kind, outcome.correct, outcome.leaked
+        result.language = "ja" if has_japanese(example.question) else "en"
         return result
 
     def _assess(self, answer: Answer, hits: list[ScoredChunk]) -> AnswerSupport | None:
@@ -258,6 +268,7 @@ class EvalRunner:
                 "scorer": getattr(self.scorer, "name", None),
                 "support_threshold": self.threshold if self.scorer is not None else None,
                 "retrieve_k": RETRIEVE_K,
+                "document_languages": sorted(self.languages),
             },
             "settings": {k: getattr(self.settings, k) for k in RECORDED_SETTINGS if hasattr(self.settings, k)},
             "indexes": {name: asdict(stats) for name, stats in indexes.items()},

@@ -41,9 +41,11 @@ class SourceResult:
     batches: int = 0
     error: str | None = None
     auth_error: bool = False
+    skipped: list[DocumentFailure] = field(default_factory=list)  # never deliverable as they are (too large, ...)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "batches": self.batches, "error": self.error, **self.stats.to_dict()}
+        return {"source": self.source, "batches": self.batches, "error": self.error, **self.stats.to_dict(),
+                "skipped": [{"id": f"{s.source}:{s.source_id}", "reason": s.reason} for s in self.skipped]}
 
 
 @dataclass
@@ -130,6 +132,7 @@ class SyncRunner:
             batch = _without_unindexed(batch, stats)
             add_stats(result.stats, stats)
         self.checkpoints.commit(batch)  # only now: the batch is in the index
+        result.skipped.extend(batch.skipped)
         result.batches += 1
 
 

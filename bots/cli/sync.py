@@ -45,6 +45,8 @@ def sync(
             typer.echo(line)
             for failure in s.failures:
                 typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
+            for skip in result.skipped:
+                typer.echo(f"  skipped: {skip.source} {skip.source_id}: {skip.reason}", err=True)
             if result.error:
                 typer.echo(f"  {result.source} stopped: {result.error}", err=True)
         typer.echo(f"index holds {total_chunks} chunks")

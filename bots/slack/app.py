@@ -16,6 +16,7 @@ from bots.feedback import FeedbackStore
 from bots.slack import blocks
 from bots.slack.bot import SlackBot
 from bots.slack.channel_config import ChannelConfig
+from bots.slack.event_log import SlackEventLog
 from bots.slack.permissions import SlackAccess
 from core.errors import ConfigError
 from core.settings import Settings
@@ -72,6 +73,7 @@ def build_slack_app(
         web_base_url=settings.web_base_url,
         history_messages=settings.slack_history_messages,
         stream_update_s=settings.slack_stream_update_s,
+        events=SlackEventLog(settings.state_dir / "slack_events.sqlite"),
     )
     app.event("app_mention")(bot.on_mention)
     app.event("message")(bot.on_message)

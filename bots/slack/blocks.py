@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from core.types import Answer, Source
-from bots.slack.mrkdwn import link, safe_text, truncate
+from bots.slack.mrkdwn import link, pack, safe_text, truncate
 
 HELPFUL_ACTION = "kura_feedback_helpful"
 NOT_HELPFUL_ACTION = "kura_feedback_not_helpful"
@@ -21,7 +21,10 @@ REASON_BLOCK = "reason"
 REASON_INPUT = "reason_text"
 FEEDBACK_BLOCK = "kura_feedback"
 
-_SECTION_LIMIT = 3000  # Slack's limit for a section's text
+# Slack's documented Block Kit limits (docs.slack.dev, Block Kit reference).
+_SECTION_LIMIT = 3000  # a section's text, and each context element's text
+_URL_LIMIT = 3000  # a button's url
+_MAX_BLOCKS = 50  # blocks per message
 _SOURCE_LABELS = {
     "confluence": (":blue_book:", "Confluence"),
     "gdocs": (":page_facing_up:", "Google Docs"),
@@ -63,10 +66,10 @@ def error_message(text: str) -> tuple[str, Blocks]:
     return text, [_section(f":warning: {safe_text(text)}")]
 
 
-def _answer_text(answer: Answer, by_number: dict[int, Source]) -> str:
-    """The answer with each sentence followed by its citations, linked to their sources."""
+def _answer_parts(answer: Answer, by_number: dict[int, Source]) -> list[str]:
+    """The answer's sentences, each followed by its citations linked to their sources (the pieces to pack)."""
     if not answer.sentences:
-        return safe_text(answer.text)
+        return [safe_text(answer.text)]
     parts = []
     for sentence in answer.sentences:
         marks = " ".join(
@@ -74,40 +77,65 @@ def _answer_text(answer: Answer, by_number: dict[int, Source]) -> str:
         )
         flag = " :warning:" if sentence.supported is False else ""
         parts.append(f"{safe_text(sentence.text)}{flag} {marks}".rstrip())
-    return " ".join(parts)
+    return parts
 
 
-def _source_lines(sources: tuple[Source, ...]) -> str:
-    return "\n".join(
-        f"*{s.number}.* {link(s.url, s.title or s.document_id)} · {source_label(s.source)}" for s in sources
-    )
+def _source_lines(sources: tuple[Source, ...]) -> list[str]:
+    return [f"*{s.number}.* {link(s.url, s.title or s.document_id)} · {source_label(s.source)}" for s in sources]
+
+
+def _sections(parts: list[str]) -> Blocks:
+    """Sentences packed into as many sections as the 3,000-character limit needs (cut between sentences)."""
+    return [{"type": "section", "text": _mrkdwn(text)} for text in pack(parts, _SECTION_LIMIT, " ")]
+
+
+def _contexts(heading: str, lines: list[str]) -> Blocks:
+    """A heading and lines packed into context blocks; a line (one source and its link) is never split."""
+    return [{"type": "context", "elements": [_mrkdwn(text)]} for text in pack([heading] + lines, _SECTION_LIMIT, "\n")]
 
 
 def web_chat_url(web_base_url: str, question: str) -> str:
-    return f"{web_base_url.rstrip('/')}/?q={quote(question)}"
+    """The web chat link for ``question``; the question is shortened so the URL stays within Slack's 3,000."""
+    prefix = f"{web_base_url.rstrip('/')}/?q="
+    budget = _URL_LIMIT - len(prefix)
+    encoded: list[str] = []
+    for char in question:  # whole characters only: never half of a %-encoded UTF-8 sequence
+        piece = quote(char)
+        if len(piece) > budget:
+            break
+        encoded.append(piece)
+        budget -= len(piece)
+    return prefix + "".join(encoded)
 
 
 def answer_message(answer: Answer, *, answer_id: str, web_base_url: str) -> tuple[str, Blocks]:
-    """The answer, its numbered sources, notes and the feedback / web chat buttons."""
+    """The answer, its numbered sources, notes and the feedback / web chat buttons (at most 50 blocks)."""
     by_number = {s.number: s for s in answer.sources}
-    blocks: Blocks = [_section(_answer_text(answer, by_number))]
+    blocks: Blocks = _sections(_answer_parts(answer, by_number))
     if answer.abstained:
-        if answer.sources:
-            blocks.append(_context("*Closest documents* (they may not answer it):\n" + _source_lines(answer.sources)))
+        sources: Blocks = (_contexts("*Closest documents* (they may not answer it):", _source_lines(answer.sources))
+                           if answer.sources else [])
     else:
         cited = answer.cited_sources or answer.sources
-        if cited:
-            blocks.append(_context("*Sources*\n" + _source_lines(cited)))
+        sources = _contexts("*Sources*", _source_lines(cited)) if cited else []
+    notes: Blocks = []
     unsupported = sum(1 for s in answer.sentences if s.supported is False)
     if unsupported:
-        blocks.append(_context(
+        notes.append(_context(
             f":warning: {unsupported} sentence{'s' if unsupported > 1 else ''} marked :warning: "
             "could not be verified against the sources; check before relying on it."
         ))
     if answer.notice:
-        blocks.append(_context(f":information_source: {safe_text(answer.notice)}"))
-    blocks.append(feedback_actions(answer_id, web_chat_url(web_base_url, answer.question)))
-    return truncate(safe_text(answer.text), _SECTION_LIMIT), blocks
+        notes.append(_context(f":information_source: {safe_text(answer.notice)}"))
+    actions = feedback_actions(answer_id, web_chat_url(web_base_url, answer.question))
+    # Within Slack's 50 blocks, the buttons and notes always stay; an absurdly long answer gives way to the link.
+    room = _MAX_BLOCKS - len(notes) - 1
+    if len(blocks) + len(sources) > room:
+        more = _context(":link: The full answer and all its sources are in the web chat.")
+        blocks = (blocks + sources)[: room - 1] + [more]
+    else:
+        blocks += sources
+    return truncate(safe_text(answer.text), _SECTION_LIMIT), blocks + notes + [actions]
 
 
 def feedback_actions(answer_id: str, web_url: str, *, rated: bool | None = None) -> dict[str, Any]:

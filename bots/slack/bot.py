@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bots.feedback import FeedbackError, FeedbackNotAllowedError, FeedbackStore, UnknownAnswerError
 from bots.slack import blocks
 from bots.slack.channel_config import ChannelConfig
+from bots.slack.event_log import SlackEventLog
 from bots.slack.mrkdwn import plain_question
 from bots.slack.permissions import SlackAccess
 from core.errors import AnswerError, KuraError
@@ -36,6 +37,7 @@ REFUSED_TEXT = (
     "I don't answer in channels shared with other organisations or with guests, because some readers may not be "
     "allowed to see our documents. Ask me in a direct message instead."
 )
+MAX_HISTORY_PAGES = 50  # 10,000 thread messages: beyond that a thread is not a conversation any more
 FAILED_TEXT = "Sorry, something went wrong while answering. Please try again in a minute."
 
 
@@ -52,6 +54,7 @@ class SlackBot:
         web_base_url: str,
         history_messages: int = 10,
         stream_update_s: float = 1.0,
+        events: SlackEventLog | None = None,
     ) -> None:
         self.kura = kura
         self.feedback = feedback
@@ -60,16 +63,21 @@ class SlackBot:
         self.web_base_url = web_base_url
         self.history_messages = history_messages
         self.stream_update_s = stream_update_s
+        self.events = events or SlackEventLog(None)
         # KuraApp builds its retriever lazily and the local index is not meant for concurrent searches.
         self._ask_lock = threading.Lock()
 
     # --- events ------------------------------------------------------------------------
-    def on_mention(self, event: dict, client: WebClient, context: dict) -> None:
+    def on_mention(self, event: dict, client: WebClient, context: dict, body: dict | None = None) -> None:
+        if not self._first_delivery(body):
+            return
         if event.get("channel", "").startswith("D"):
             return  # a DM is answered by on_message already
         self.answer(event, client, context.get("bot_user_id"))
 
-    def on_message(self, event: dict, client: WebClient, context: dict) -> None:
+    def on_message(self, event: dict, client: WebClient, context: dict, body: dict | None = None) -> None:
+        if not self._first_delivery(body):
+            return
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return  # edits, joins, bot posts: not questions
         if event.get("channel_type") == "im":
@@ -81,6 +89,14 @@ class SlackBot:
         # Without the mention-only rule, top-level messages are questions; mentions come as app_mention events.
         if not settings.answer_on_mention_only and not mentioned and not event.get("thread_ts"):
             self.answer(event, client, bot_user_id)
+
+    def _first_delivery(self, body: dict | None) -> bool:
+        """False for a redelivery (Slack retries with the same event_id): it was, or is being, answered."""
+        event_id = (body or {}).get("event_id")
+        if self.events.first_delivery(event_id):
+            return True
+        logger.info("ignoring a redelivered Slack event %s", event_id)
+        return False
 
     def answer(self, event: dict, client: WebClient, bot_user_id: str | None) -> None:
         """Post a placeholder in the thread, answer with what this audience may read, replace the placeholder."""
@@ -134,14 +150,24 @@ class SlackBot:
         self, client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None
     ) -> list[tuple[str, str]]:
         """The thread before this message as (role, text) pairs, oldest first, at most ``history_messages``."""
+        messages: list[dict] = []
+        cursor = None
         try:
-            replies = client.conversations_replies(channel=channel, ts=thread_ts, limit=200)
+            # A long thread spans several pages (oldest first): read them all, so the latest turns are the ones kept.
+            for _ in range(MAX_HISTORY_PAGES):
+                page = client.conversations_replies(channel=channel, ts=thread_ts, limit=200,
+                                                    **({"cursor": cursor} if cursor else {}))
+                messages += page.get("messages", [])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
         except SlackApiError as exc:
             logger.warning("conversations.replies failed in %s: %s", channel, exc.response.get("error"))
-            return []
+            if not messages:
+                return []
         placeholder = blocks.searching_message()[0]
         turns: list[tuple[str, str]] = []
-        for message in replies.get("messages", []):
+        for message in messages:
             if float(message.get("ts", "0")) >= float(before_ts):
                 continue
             from_bot = bool(message.get("bot_id")) or (bot_user_id is not None and message.get("user") == bot_user_id)

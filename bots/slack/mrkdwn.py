@@ -61,18 +61,62 @@ def link(url: str, label: str) -> str:
     return f"<{target}|{label}>" if target else label
 
 
+def safe_cut(text: str, limit: int) -> int:
+    """The longest prefix length <= ``limit`` that does not end inside an ``&…;`` escape or a ``<…>`` link."""
+    if len(text) <= limit:
+        return len(text)
+    cut = limit
+    amp = text.rfind("&", 0, cut)
+    if amp > text.rfind(";", 0, cut):
+        cut = amp  # do not split "&amp;" into "&am"
+    bracket = text.rfind("<", 0, cut)
+    if bracket > text.rfind(">", 0, cut):
+        cut = bracket  # a link cut in half shows its raw markup and loses its target
+    return cut
+
+
+def boundary(text: str, limit: int) -> int:
+    """Where to cut ``text`` to at most ``limit`` characters: a safe cut, moved back to a word break when near."""
+    cut = safe_cut(text, limit)
+    space = text.rfind(" ", 0, cut)
+    if space > limit // 2:
+        cut = safe_cut(text, space)  # the space may sit inside an earlier link's label
+    return cut or limit  # a single link longer than the limit: nothing safe, cut it anyway
+
+
 def truncate(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a space and marked with an ellipsis, never inside an escape."""
+    """At most ``limit`` characters, cut at a space and marked with an ellipsis, never inside an escape or link."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
-    amp = cut.rfind("&")
-    if amp > cut.rfind(";"):
-        cut = cut[:amp]  # do not split "&amp;" into "&am"
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut + "…"
+    return text[: boundary(text, limit - 1)].rstrip() + "…"
+
+
+def pack(pieces: list[str], limit: int, sep: str) -> list[str]:
+    """Join ``pieces`` with ``sep`` into as few texts of at most ``limit`` characters as possible.
+
+    Pieces are sentences or source lines: a text never ends inside one unless a
+    single piece is longer than ``limit``, and then it is cut at a safe boundary
+    (:func:`safe_cut`) and continued in the next text, so nothing is lost.
+    """
+    texts: list[str] = []
+    current = ""
+    for piece in pieces:
+        while len(piece) > limit:  # a giant piece: flush, then cut it where no markup breaks
+            if current:
+                texts.append(current)
+                current = ""
+            cut = boundary(piece, limit)
+            texts.append(piece[:cut])
+            piece = piece[cut:].lstrip()
+        joined = f"{current}{sep}{piece}" if current else piece
+        if len(joined) <= limit:
+            current = joined
+        else:
+            texts.append(current)
+            current = piece
+    if current:
+        texts.append(current)
+    return texts
 
 
 def plain_question(text: str, bot_user_id: str | None = None) -> str:

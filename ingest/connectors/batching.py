@@ -46,6 +46,15 @@ class BatchBuilder:
         self._batch.failures.append(DocumentFailure(self.source, source_id, reason[:500]))
         return self._take_if_full()
 
+    def skip(self, doc_id: str, entry: LedgerEntry, reason: str) -> CheckpointedBatch | None:
+        """A document the source can never deliver as it is: drop it from the index, not to be retried until it
+        changes (``entry`` is its ledger fingerprint)."""
+        source_id = doc_id.split(":", 1)[1]
+        self._batch.skipped.append(DocumentFailure(self.source, source_id, reason[:500]))
+        self._batch.deleted_ids.append(doc_id)  # an older, smaller version must not keep answering
+        self._batch.ledger[doc_id] = entry
+        return self._take_if_full()
+
     def delete(self, doc_id: str) -> CheckpointedBatch | None:
         self._batch.deleted_ids.append(doc_id)
         return self._take_if_full()

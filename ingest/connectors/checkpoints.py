@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.protocols import SyncBatch
+from core.protocols import DocumentFailure, SyncBatch
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,22 @@ class CheckpointedBatch(SyncBatch):
     the new entry for each emitted document (by Document.id); ``resolved`` lists
     ids to drop from the failure queue although no document was emitted (for
     example a failed document that turned out to be gone or unchanged).
+    ``skipped`` are documents the source can never deliver as they are (a
+    Google Doc over Drive's 10 MB export limit): they go into the ledger with
+    their entry, so they are not fetched again until they change, and into the
+    skipped list with the reason, so the sync result can say so.
     """
 
     source: str = ""
     cursor: dict[str, Any] | None = None
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     resolved: list[str] = field(default_factory=list)
+    skipped: list[DocumentFailure] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.documents or self.deleted_ids or self.failures or self.resolved or self.cursor is not None)
+        return not (self.documents or self.deleted_ids or self.failures or self.resolved or self.skipped
+                    or self.cursor is not None)
 
 
 class CheckpointStore:
@@ -72,6 +78,10 @@ class CheckpointStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS failures (source TEXT NOT NULL, doc_id TEXT NOT NULL,"
                 " reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (source, doc_id))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS skipped (source TEXT NOT NULL, doc_id TEXT NOT NULL,"
+                " reason TEXT NOT NULL, PRIMARY KEY (source, doc_id))"
             )
 
     @classmethod
@@ -99,6 +109,12 @@ class CheckpointStore:
             rows = db.execute("SELECT doc_id, reason FROM failures WHERE source = ?", (source,)).fetchall()
         return dict(rows)
 
+    def skipped(self, source: str) -> dict[str, str]:
+        """Document id -> why the source cannot deliver it (not retried until it changes)."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT doc_id, reason FROM skipped WHERE source = ?", (source,)).fetchall()
+        return dict(rows)
+
     # --- writing -------------------------------------------------------------------
     def commit(self, batch: CheckpointedBatch) -> None:
         """Record an indexed batch: ledger entries, deletions, failures and the new cursor, all at once."""
@@ -115,6 +131,17 @@ class CheckpointStore:
             done = [doc.id for doc in batch.documents] + list(batch.deleted_ids) + list(batch.resolved)
             db.executemany("DELETE FROM ledger WHERE source = ? AND doc_id = ?", [(source, i) for i in batch.deleted_ids])
             db.executemany("DELETE FROM failures WHERE source = ? AND doc_id = ?", [(source, i) for i in done])
+            db.executemany("DELETE FROM skipped WHERE source = ? AND doc_id = ?", [(source, i) for i in done])
+            for skip in batch.skipped:
+                doc_id = f"{skip.source}:{skip.source_id}"
+                entry = batch.ledger.get(doc_id)
+                if entry is None:
+                    raise ValueError(f"batch from {source} has no ledger entry for skipped {doc_id}")
+                db.execute("INSERT OR REPLACE INTO ledger (source, doc_id, fingerprint, scope) VALUES (?, ?, ?, ?)",
+                           (source, doc_id, entry.fingerprint, entry.scope))
+                db.execute("DELETE FROM failures WHERE source = ? AND doc_id = ?", (source, doc_id))
+                db.execute("INSERT OR REPLACE INTO skipped (source, doc_id, reason) VALUES (?, ?, ?)",
+                           (source, doc_id, skip.reason))
             for failure in batch.failures:
                 doc_id = f"{failure.source}:{failure.source_id}"
                 db.execute(

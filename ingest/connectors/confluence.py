@@ -85,14 +85,14 @@ class ConfluenceConnector:
         ledger = self.checkpoints.ledger(SOURCE)
         queued = self.checkpoints.failures(SOURCE)
         builder = BatchBuilder(SOURCE, self.settings.connector_batch_size, self.checkpoints.cursor(SOURCE))
-        access = AccessResolver(self.api)
+        access = AccessResolver(self.api, self.identity)
 
         spaces = self._spaces(access)
         if not spaces:
             logger.warning("Confluence: no spaces in scope; set KURA_CONFLUENCE_SPACES")
         listing = self._listing(spaces, access)
         principals = {cid: access.effective(info, spaces[info.space_key], listing) for cid, info in listing.items()}
-        self.identity.replace_grants(SOURCE, access.group_grants(list(spaces.values()) + [
+        self.identity.replace_grants(SOURCE, access.grants(list(spaces.values()) + [
             info.read_restriction for info in listing.values() if info.read_restriction]))
 
         # Deleted or out of scope: in the ledger, absent from the listing.
@@ -130,7 +130,7 @@ class ConfluenceConnector:
     def _emit(self, builder: BatchBuilder, cid: str, info: ContentInfo, principals: tuple[str, ...],
               queued: dict[str, str]) -> Iterator[CheckpointedBatch]:
         try:
-            content = self.api.content(cid)
+            content = self.api.content(cid, info)
             document = self._document(content, principals)
         except ConnectorAuthError:
             raise
@@ -191,6 +191,9 @@ class ConfluenceConnector:
                 space_key=(item.get("space") or {}).get("key", ""),
                 ancestor_ids=tuple(str(a["id"]) for a in item.get("ancestors") or []),
                 read_restriction=access.restriction(item),
+                type=item.get("type", "page"),
+                space_name=(item.get("space") or {}).get("name", ""),
+                ancestor_titles=tuple(a.get("title", "") for a in item.get("ancestors") or []),
             )
         return {cid: info for cid, info in listing.items() if info.space_key in spaces}
 
@@ -211,7 +214,7 @@ class ConfluenceConnector:
         body = ((content.get("body") or {}).get("storage") or {}).get("value", "")
         sections = html_to_sections(body)
         if self.settings.confluence_include_comments:
-            sections += self._comments(cid)
+            sections += self._comments(cid, content.get("type", "page"))
         space = content.get("space") or {}
         history = content.get("history") or {}
         version = content.get("version") or {}
@@ -240,12 +243,11 @@ class ConfluenceConnector:
             },
         )
 
-    def _comments(self, cid: str) -> list[Section]:
+    def _comments(self, cid: str, content_type: str) -> list[Section]:
         sections = []
-        for comment in self.api.comments(cid):
-            author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName", "")
-            body = ((comment.get("body") or {}).get("storage") or {}).get("value", "")
-            text = "\n".join(s.text for s in html_to_sections(body))
+        for comment in self.api.comments(cid, content_type):
+            author = comment["author"]
+            text = "\n".join(s.text for s in html_to_sections(comment["body"]))
             if text.strip():
                 sections.append(Section(text=f"{author}: {text}" if author else text, heading_path=("Comments",),
                                         kind="message"))

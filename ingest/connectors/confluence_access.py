@@ -5,12 +5,16 @@ Confluence access is an AND over levels: the space's read permission, then each
 restricted ancestor, then the page's own view restriction. Levels are combined
 by intersection: groups named on both sides stay groups; otherwise the group
 members known from the group member lists are intersected user by user and
-listed as ``user:<email>``. The result is exact for the memberships seen at
-sync time; a membership change that alters it shows up as drift on the next
-sync and the page is re-emitted.
+listed as ``confluence-account:<accountId>``. The result is exact for the
+memberships seen at sync time; a membership change that alters it shows up as
+drift on the next sync and the page is re-emitted.
 
-Users without a visible email get ``confluence-user:<id>``, which no identity
-holds: such a user loses access rather than anyone gaining it.
+Users are principals by account id, not by email: Confluence Cloud's
+``User.email`` "may return an empty string" under the user's privacy setting,
+and a page readable by such a user would otherwise be readable by nobody.
+:meth:`AccessResolver.grants` joins accounts to people for the IdentityStore:
+the email when Confluence shows it, else the identity map's
+``confluence:<accountId>`` alias; an account joined to no one reaches no one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.identity import user_principal
+from core.identity import IdentityStore
 from core.types import PUBLIC
 from ingest.connectors.confluence_api import ConfluenceApi
 
@@ -37,37 +41,54 @@ class ContentInfo:
     space_key: str
     ancestor_ids: tuple[str, ...]
     read_restriction: Principals | None  # None: no view restriction on this item itself
+    type: str = "page"
+    space_name: str = ""
+    ancestor_titles: tuple[str, ...] = ()
 
 
 def group_principal(name: str) -> str:
     return f"group:{name}"
 
 
+ACCOUNT_PREFIX = "confluence-account:"
+
+
+def account_principal(account_id: str) -> str:
+    return f"{ACCOUNT_PREFIX}{account_id}"
+
+
 class AccessResolver:
     """Computes effective principals, resolving users to emails and groups to members (cached per sync)."""
 
-    def __init__(self, api: ConfluenceApi) -> None:
+    def __init__(self, api: ConfluenceApi, identity: IdentityStore | None = None) -> None:
         self.api = api
-        self._emails: dict[str, str | None] = {}
+        self.identity = identity
+        self._emails: dict[str, str | None] = {}  # account id -> email, where known
         self._members: dict[str, frozenset[str]] = {}
+        self._group_ids: dict[str, str] = {}
 
     # --- subjects -> principals ---------------------------------------------------------
     def user(self, user: dict[str, Any]) -> str:
+        """The account's principal; its email (for :meth:`grants`) is looked up once per sync."""
         key = user.get("accountId") or user.get("userKey") or user.get("username") or ""
         if key not in self._emails:
             email = user.get("email") or None
             if not email:
                 found = self.api.user(user) or {}
-                email = found.get("email") or None
+                email = found.get("email") or None  # empty under the user's privacy setting
+            if not email and self.identity is not None:
+                email = self.identity.email_for(f"confluence:{key}")
             self._emails[key] = email
-        email = self._emails[key]
-        return user_principal(email) if email else f"confluence-user:{key}"
+        return account_principal(key)
 
     def subjects(self, subjects: dict[str, Any]) -> Principals:
         """Principals of a ``{user: {results}, group: {results}}`` block (space permission or restriction)."""
         subjects = subjects or {}
         users = ((subjects.get("user") or {}).get("results")) or []
         groups = ((subjects.get("group") or {}).get("results")) or []
+        for g in groups:
+            if g.get("name") and g.get("id"):
+                self._group_ids[g["name"]] = g["id"]  # v1's member list by name is deprecated: list by id
         return frozenset([self.user(u) for u in users] + [group_principal(g["name"]) for g in groups if g.get("name")])
 
     def space_readers(self, space: dict[str, Any]) -> Principals:
@@ -83,37 +104,43 @@ class AccessResolver:
         return frozenset(readers)
 
     def restriction(self, content: dict[str, Any]) -> Principals | None:
+        """The item's view restriction; lists the expansion cut short are read to the end (start/limit paging)."""
         read = ((content.get("restrictions") or {}).get("read") or {}).get("restrictions") or {}
+        if any(_cut_short(read.get(kind)) for kind in ("user", "group")) and content.get("id"):
+            read = self.api.read_restriction(str(content["id"]))
         found = self.subjects(read)
         return found or None
 
     # --- groups ----------------------------------------------------------------------
     def members(self, group: str) -> frozenset[str]:
-        """Emails of a group's members (cached)."""
+        """Account principals of a group's members (cached)."""
         if group not in self._members:
-            emails = set()
-            for member in self.api.group_members(group):
-                principal = self.user(member)
-                if principal.startswith("user:"):
-                    emails.add(principal[len("user:"):])
-            self._members[group] = frozenset(emails)
+            members = self.api.group_members(group, self._group_ids.get(group))
+            self._members[group] = frozenset(self.user(member) for member in members)
         return self._members[group]
 
-    def group_grants(self, principal_sets: Iterable[Principals]) -> dict[str, set[str]]:
-        """email -> ``group:`` principals, for every group named anywhere (for the IdentityStore)."""
+    def grants(self, principal_sets: Iterable[Principals]) -> dict[str, set[str]]:
+        """email -> the ``confluence-account:`` and ``group:`` principals that person holds (for the IdentityStore)."""
         grants: dict[str, set[str]] = {}
         groups = {p[len("group:"):] for ps in principal_sets for p in ps if p.startswith("group:")}
         for group in sorted(groups):
-            for email in self.members(group):
-                grants.setdefault(email, set()).add(group_principal(group))
+            for account in self.members(group):
+                if email := self._email_of(account):
+                    grants.setdefault(email, set()).add(group_principal(group))
+        for account_id, email in self._emails.items():
+            if email:
+                grants.setdefault(email, set()).add(account_principal(account_id))
         return grants
+
+    def _email_of(self, account: str) -> str | None:
+        return self._emails.get(account[len(ACCOUNT_PREFIX):])
 
     # --- combining levels ------------------------------------------------------------
     def _users(self, principals: Principals) -> set[str]:
-        users = {p for p in principals if p.startswith("user:")}
+        users = {p for p in principals if p.startswith(ACCOUNT_PREFIX)}
         for p in principals:
             if p.startswith("group:"):
-                users |= {user_principal(e) for e in self.members(p[len("group:"):])}
+                users |= self.members(p[len("group:"):])
         return users
 
     def intersect(self, a: Principals, b: Principals) -> Principals:
@@ -141,3 +168,15 @@ class AccessResolver:
         if info.read_restriction is not None:
             result = self.intersect(result, info.read_restriction)
         return tuple(sorted(result))
+
+
+def _cut_short(block: Any) -> bool:
+    """A paged list in an expansion that holds only its first page (Confluence returns start/limit/size)."""
+    if not isinstance(block, dict):
+        return False
+    if (block.get("_links") or {}).get("next"):
+        return True
+    total, size = block.get("totalSize"), block.get("size", len(block.get("results") or []))
+    if total is not None:
+        return total > size
+    return block.get("limit") is not None and size >= block["limit"]

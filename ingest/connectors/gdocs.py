@@ -33,7 +33,7 @@ from core.settings import Settings
 from core.types import PUBLIC, Document
 from ingest.connectors.batching import BatchBuilder
 from ingest.connectors.checkpoints import CheckpointedBatch, CheckpointStore, LedgerEntry
-from ingest.connectors.google_api import DOC_MIME, FILE_FIELDS, FOLDER_MIME, GoogleApi
+from ingest.connectors.google_api import DOC_MIME, FILE_FIELDS, FOLDER_MIME, GoogleApi, export_too_large
 from ingest.connectors.html_to_sections import parse_html
 from ingest.connectors.timeutil import parse_time
 
@@ -89,13 +89,17 @@ class GoogleDocsConnector:
         groups = set(cursor.get("groups", []))
         token = cursor.get("page_token") or self.api.start_page_token()  # taken before listing: nothing slips by
 
+        searches_before = self.api.incomplete_searches
         listed, folders = self._listing()
-        for doc_id in list(ledger):
+        # An incomplete search (Drive's incompleteSearch) may leave out files that exist: only the change
+        # stream's explicit removals delete anything then.
+        complete = self.api.incomplete_searches == searches_before
+        for doc_id in list(ledger) if complete else []:
             if doc_id.split(":", 1)[1] not in listed:
                 del ledger[doc_id]  # so a change for the same file does not delete it twice
                 if (batch := builder.delete(doc_id)) is not None:
                     yield batch
-        for doc_id in queued:
+        for doc_id in queued if complete else []:
             if doc_id.split(":", 1)[1] not in listed:
                 builder.resolve(doc_id)
         todo = {fid for fid in listed if refetch or f"{SOURCE}:{fid}" not in ledger or f"{SOURCE}:{fid}" in queued}
@@ -158,7 +162,16 @@ class GoogleDocsConnector:
             if exc.resp.status == 404:
                 builder.resolve(f"{SOURCE}:{fid}")
                 return
-            batch = builder.fail(fid, f"HTTP {exc.resp.status}: {exc.reason}")
+            if export_too_large(exc):
+                # Drive never exports more than 10 MB: retrying every sync would fail forever. Skipped until the
+                # Doc changes (its version is the ledger fingerprint), and reported in the sync result.
+                logger.warning("Google Doc %s is over Drive's 10 MB export limit; skipped", fid)
+                ledger[f"{SOURCE}:{fid}"] = LedgerEntry(str(file.get("version")))
+                batch = builder.skip(f"{SOURCE}:{fid}", ledger[f"{SOURCE}:{fid}"],
+                                     "over Drive's 10 MB export limit (files.export exportSizeLimitExceeded); "
+                                     "skipped until the Doc changes")
+            else:
+                batch = builder.fail(fid, f"HTTP {exc.resp.status}: {exc.reason}")
         except Exception as exc:  # noqa: BLE001 - one bad document must not stop the sync
             logger.warning("Google Doc %s failed: %s", fid, exc.__class__.__name__)
             batch = builder.fail(fid, f"{exc.__class__.__name__}: {exc}")
@@ -235,17 +248,26 @@ class GoogleDocsConnector:
         )
 
     def _refresh_groups(self, groups: set[str]) -> None:
-        """Record Google group members as ``group:<email>`` grants, where the Directory API lets us."""
+        """Record Google group members as ``group:<email>`` grants, where the Directory API lets us.
+
+        Each group on its own: one group the account may not read (the Directory API needs admin consent and can
+        refuse per group) keeps that group's last known members and does not stop the others.
+        """
         if not (groups and self.settings.google_directory_groups):
             return
+        previous = self.identity.grants(SOURCE)
         grants: dict[str, set[str]] = {}
-        try:
-            for group in sorted(groups):
-                for email in self.api.group_members(group):
-                    grants.setdefault(email, set()).add(f"group:{group}")
-        except (HttpError, ConnectorError) as exc:
-            # Keep the last known memberships: the Directory API needs admin consent and may be unavailable.
-            logger.warning("Google group members not readable (%s); group-shared Docs reach only direct shares",
-                           exc.__class__.__name__)
-            return
+        unreadable = []
+        for group in sorted(groups):
+            principal = f"group:{group}"
+            try:
+                members = self.api.group_members(group)
+            except (HttpError, ConnectorError) as exc:
+                unreadable.append(f"{group} ({exc.__class__.__name__})")
+                members = [email for email, held in previous.items() if principal in held]
+            for email in members:
+                grants.setdefault(email, set()).add(principal)
+        if unreadable:
+            logger.warning("Google group members not readable for %d group(s): %s; their last known members are kept",
+                           len(unreadable), ", ".join(unreadable))
         self.identity.replace_grants(SOURCE, grants)

@@ -44,6 +44,7 @@ AUTH_HINT = (
     "the folders or shared drives are shared with that account"
 )
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+EXPORT_TOO_LARGE = "exportSizeLimitExceeded"  # files.export: "the exported content is limited to 10 MB"
 
 
 def _reasons(exc: HttpError) -> set[str]:
@@ -53,6 +54,11 @@ def _reasons(exc: HttpError) -> set[str]:
         return set()
     return {e.get("reason", "") for e in error.get("errors", []) if isinstance(e, dict)} | {
         d.get("reason", "") for d in error.get("details", []) if isinstance(d, dict)}
+
+
+def listing_fields(file_fields: str) -> str:
+    """files.list's field mask: incompleteSearch says whether the listing may be missing files."""
+    return f"nextPageToken,incompleteSearch,files({file_fields})"
 
 
 def classify(exc: BaseException) -> Fault | None:
@@ -68,6 +74,11 @@ def classify(exc: BaseException) -> Fault | None:
                         httplib2.HttpLib2Error)):
         return Fault("transient", f"Google unreachable: {exc.__class__.__name__}")
     return None
+
+
+def export_too_large(exc: BaseException) -> bool:
+    """Drive refused the export because the Doc exceeds the 10 MB export limit: retrying cannot help."""
+    return isinstance(exc, HttpError) and exc.resp.status == 403 and EXPORT_TOO_LARGE in _reasons(exc)
 
 
 def classify_document(exc: BaseException) -> Fault | None:
@@ -111,6 +122,7 @@ class GoogleApi:
                            static_discovery=True, cache_discovery=False)
         self._http = http
         self._directory = None
+        self.incomplete_searches = 0  # listing pages Drive marked incompleteSearch, since this object was made
 
     def _endpoint(self, service_path: str) -> dict[str, str] | None:
         """Client options for the root override: it replaces rootUrl + servicePath of the discovery document."""
@@ -126,6 +138,11 @@ class GoogleApi:
         token = None
         while True:
             page = self.execute(self.drive.files().list(pageToken=token, **params), what)
+            if page.get("incompleteSearch"):
+                # Drive did not search every corpus: files may be missing from this listing (see drive.v3 FileList).
+                self.incomplete_searches += 1
+                logger.warning("%s: Drive reports an incomplete search; missing files are not treated as deleted",
+                               what)
             yield from page.get("files", [])
             token = page.get("nextPageToken")
             if not token:
@@ -138,14 +155,14 @@ class GoogleApi:
     def children(self, folder_id: str, fields: str = FILE_FIELDS) -> Iterator[dict[str, Any]]:
         """Google Docs and sub-folders directly inside a folder."""
         q = f"'{folder_id}' in parents and trashed = false and (mimeType = '{DOC_MIME}' or mimeType = '{FOLDER_MIME}')"
-        return self._pages("Drive files.list", q=q, fields=f"nextPageToken,files({fields})", pageSize=1000,
+        return self._pages("Drive files.list", q=q, fields=listing_fields(fields), pageSize=1000,
                            corpora="allDrives", includeItemsFromAllDrives=True, supportsAllDrives=True)
 
     def drive_docs(self, drive_id: str | None, fields: str = FILE_FIELDS) -> Iterator[dict[str, Any]]:
         """Every Google Doc of one shared drive, or (``None``) everything visible to the account."""
         q = f"mimeType = '{DOC_MIME}' and trashed = false"
         scope = {"corpora": "drive", "driveId": drive_id} if drive_id else {"corpora": "allDrives"}
-        return self._pages("Drive files.list", q=q, fields=f"nextPageToken,files({fields})", pageSize=1000,
+        return self._pages("Drive files.list", q=q, fields=listing_fields(fields), pageSize=1000,
                            includeItemsFromAllDrives=True, supportsAllDrives=True, **scope)
 
     # --- changes ----------------------------------------------------------------------

@@ -8,6 +8,12 @@ here is the same for every source:
   missing), then try again; still limited after the last try -> RateLimitedError.
 - ``transient`` (5xx, timeouts, dropped connections): exponential back-off with
   jitter so many workers do not retry in lockstep; exhausted -> ConnectorError.
+  A 503 with ``Retry-After`` waits what it says, like a 429.
+
+``Retry-After`` is never shortened: Atlassian documents that a retry before it
+fails again. A wait longer than ``max_retry_after_s`` is not waited out inside
+the sync either: RateLimitedError at once, and the next sync resumes from the
+last committed batch.
 - ``auth``: ConnectorAuthError at once, with the connector's hint on what to fix.
 - ``permanent`` (404, 400, ...): the original exception goes back to the
   caller, which decides (a missing page is a deletion, a bad one a failure).
@@ -48,6 +54,7 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay_s: float = 1.0
     max_delay_s: float = 60.0
+    max_retry_after_s: float = 900.0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
@@ -57,6 +64,7 @@ class RetryPolicy:
             max_attempts=settings.connector_max_attempts,
             base_delay_s=settings.connector_backoff_base_s,
             max_delay_s=settings.connector_backoff_max_s,
+            max_retry_after_s=settings.connector_retry_after_max_s,
         )
 
     def backoff_s(self, attempt: int) -> float:
@@ -77,6 +85,12 @@ class RetryPolicy:
                     raise
                 if fault.kind == "auth":
                     raise ConnectorAuthError(fault.message) from exc
+                told = fault.retry_after_s
+                if told is not None and told > self.max_retry_after_s:
+                    raise RateLimitedError(
+                        f"{what}: the server asks to retry after {told:.0f}s (over the {self.max_retry_after_s:.0f}s "
+                        "KURA_CONNECTOR_RETRY_AFTER_MAX_S); the next sync resumes here"
+                    ) from exc
                 if attempt >= self.max_attempts:
                     if fault.kind == "rate_limited":
                         raise RateLimitedError(
@@ -89,9 +103,8 @@ class RetryPolicy:
                 self.sleep(delay)
 
     def _delay_for(self, fault: Fault, attempt: int) -> float:
-        if fault.kind == "rate_limited" and fault.retry_after_s is not None:
-            # The server said how long; never retry sooner, but cap absurd values.
-            return min(max(fault.retry_after_s, 0.0), self.max_delay_s)
+        if fault.retry_after_s is not None:
+            return max(fault.retry_after_s, 0.0)  # the server said how long: an earlier retry fails again
         return self.backoff_s(attempt)
 
 
@@ -118,5 +131,6 @@ def http_fault(status: int, retry_after: str | None, message: str, *, auth_hint:
     if status in (401, 403):
         return Fault("auth", f"{message}. {auth_hint}")
     if status >= 500 or status == 408:
-        return Fault("transient", message)
+        # Atlassian (and Google) send Retry-After with some 503s: honour it as for a 429.
+        return Fault("transient", message, parse_retry_after(retry_after))
     return Fault("permanent", message)

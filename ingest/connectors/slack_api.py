@@ -47,7 +47,7 @@ def classify(exc: BaseException) -> Fault | None:
             detail = f" (needed: {exc.response.get('needed')})" if exc.response.get("needed") else ""
             return Fault("auth", f"Slack rejected the token: {error}{detail}. {AUTH_HINT}")
         if status >= 500 or error in TRANSIENT_ERRORS:
-            return Fault("transient", message)
+            return Fault("transient", message, parse_retry_after(_header(exc.response.headers, "Retry-After")))
         return Fault("permanent", message)
     if isinstance(exc, (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError)):
         return Fault("transient", f"Slack unreachable: {exc.__class__.__name__}")

@@ -24,7 +24,7 @@ def kura(tmp_path, monkeypatch, embedder):
     slack.threads = seed_slack(slack)
     key = tmp_path / "sa.json"
     with confluence, google, slack:
-        service_account_file(key, f"{google.url}/token")
+        service_account_file(key, f"{google.url}/token", google)
         env = {
             "KURA_DATA_DIR": str(tmp_path / "data"),
             "KURA_CONFLUENCE_URL": f"{confluence.url}/wiki",

@@ -8,20 +8,34 @@ file ``version``, like Drive), and ``members.list``. Access tokens come from
 ``POST /token`` (a service-account JWT grant); ``expire_tokens()`` makes every
 issued token answer 401 so the client must refresh, ``revoke()`` makes the
 token endpoint refuse.
+
+Spec-driven (:mod:`tests.fakes.google_spec`): every request is checked against
+the Drive v3 / Admin Directory discovery documents (unknown parameter, page
+size over the documented maximum, unknown field in ``fields=`` -> 400), every
+answer carries only the fields ``fields=`` selects (Drive's defaults when it is
+absent), the token endpoint verifies the service-account JWT against the key
+the test wrote (:meth:`FakeGoogle.trust_key_file`), and the documented limits
+are emulated: ``incompleteSearch`` (:attr:`FakeGoogle.unsearched`), the 10 MB
+export limit (``exportSizeLimitExceeded``), ``maxResults`` <= 200 on members.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.google_spec import SpecError, check_request, shape
 from tests.fakes.http_fake import FakeServer, Request, Response
 
+EXPORT_LIMIT_BYTES = 10 * 1024 * 1024  # files.export: "the exported content is limited to 10 MB"
+DRIVE_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
 DOC = "application/vnd.google-apps.document"
 FOLDER = "application/vnd.google-apps.folder"
 
@@ -59,6 +73,10 @@ class FakeGoogle(FakeServer):
         self.valid_tokens: set[str] = set()
         self.revoked = False
         self.oldest_valid_token = 0  # older change page tokens answer 400, as expired tokens do
+        self.unsearched: set[str] = set()  # file ids an allDrives search missed: the page says incompleteSearch
+        self.unreadable_groups: set[str] = set()  # Directory answers 403 for these groups
+        self.trusted_keys: dict[str, Any] = {}  # service account email -> public key the JWT must be signed with
+        self.rejected: list[tuple[Request, str]] = []  # requests answered 400 by the spec check, and why
         self._clock = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
     # --- test data -----------------------------------------------------------------------
@@ -108,6 +126,17 @@ class FakeGoogle(FakeServer):
         auth = req.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.valid_tokens:
             return _error(401, "Request had invalid authentication credentials.", "authError")
+        try:
+            method_id = check_request(req.method, req.path, req.query)
+        except SpecError as exc:
+            self.rejected.append((req, str(exc)))
+            return _error(400, str(exc), "badRequest")
+        response = self._serve(req)
+        if isinstance(response.body, dict) and response.status == 200:
+            response.body = shape(method_id, req.query, response.body)
+        return response
+
+    def _serve(self, req: Request) -> Response:
         path = req.path
         if path == "/drive/v3/files":
             return self._list(req)
@@ -120,7 +149,10 @@ class FakeGoogle(FakeServer):
                 return _error(404, "File not found.", "notFound")
             if f.broken:
                 return _error(500, "Internal Error", "internalError")
-            return Response(200, f.html.encode("utf-8"), content_type="text/html; charset=utf-8")
+            data = f.html.encode("utf-8")
+            if len(data) > EXPORT_LIMIT_BYTES:
+                return _error(403, "This file is too large to be exported.", "exportSizeLimitExceeded")
+            return Response(200, data, content_type="text/html; charset=utf-8")
         if m := re.fullmatch(r"/drive/v3/files/([^/]+)/permissions", path):
             f = self.files.get(m.group(1))
             if f is None:
@@ -131,23 +163,67 @@ class FakeGoogle(FakeServer):
         if path == "/drive/v3/changes":
             return self._changes(req)
         if m := re.fullmatch(r"/admin/directory/v1/groups/([^/]+)/members", path):
-            if not self.directory_enabled:
+            if not self.directory_enabled or m.group(1) in self.unreadable_groups:
                 return _error(403, "Not Authorized to access this resource/api", "forbidden")
             members = [{"kind": "admin#directory#member", "email": e, "role": "MEMBER", "type": "USER",
                         "status": "ACTIVE"} for e in self.groups.get(m.group(1), [])]
             return self._page(req, "members", members)
         return _error(404, f"unknown path {path}", "notFound")
 
+    def trust_key_file(self, path) -> None:
+        """Accept JWT grants signed with the private key of this service-account file (and only those)."""
+        from cryptography.hazmat.primitives import serialization
+
+        info = json.loads(open(path, encoding="utf-8").read())
+        key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
+        self.trusted_keys[info["client_email"]] = key.public_key()
+
     def _token(self, req: Request) -> Response:
         form = parse_qs(req.body.decode("utf-8"))
         if self.revoked:
             return Response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
-        if form.get("grant_type", [""])[0] not in ("urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token"):
-            return Response(400, {"error": "unsupported_grant_type"})
+        if form.get("grant_type", [""])[0] != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+        problem = self._jwt_problem(form.get("assertion", [""])[0], f"{self.url}/token")
+        if problem:
+            return Response(400, {"error": "invalid_grant", "error_description": problem})
         token = f"ya29.fake-{len(self.tokens_issued) + 1}"
         self.tokens_issued.append(token)
         self.valid_tokens.add(token)
         return Response(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+    def _jwt_problem(self, assertion: str, audience: str) -> str | None:
+        """Why Google's token endpoint would refuse this service-account JWT (None: it is good)."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def b64(part: str) -> bytes:
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+        try:
+            header_b64, claims_b64, signature_b64 = assertion.split(".")
+            header, claims = json.loads(b64(header_b64)), json.loads(b64(claims_b64))
+        except ValueError:
+            return "Invalid JWT: malformed"
+        if header.get("alg") != "RS256":
+            return "Invalid JWT: alg must be RS256"
+        key = self.trusted_keys.get(claims.get("iss", ""))
+        if key is None:
+            return "Invalid JWT Signature."  # no key of this account: signed by someone else
+        try:
+            key.verify(b64(signature_b64), f"{header_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return "Invalid JWT Signature."
+        now = time.time()
+        # google-auth always addresses Google's endpoint, whatever token_uri says; both are accepted.
+        if claims.get("aud") not in (audience, "https://oauth2.googleapis.com/token"):
+            return "Invalid JWT: aud must be the token endpoint"
+        if not (claims.get("iat", 0) - 300 <= now <= claims.get("exp", 0)) or claims["exp"] - claims["iat"] > 3600:
+            return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
+        if DRIVE_SCOPE not in str(claims.get("scope", "")).split():
+            return "Invalid JWT: the scope does not include drive.readonly"
+        return None
 
     def _page(self, req: Request, key: str, items: list[Any]) -> Response:
         start = int(req.arg("pageToken") or 0)
@@ -180,7 +256,11 @@ class FakeGoogle(FakeServer):
             files = [f for f in files if not f.trashed]
         if req.arg("corpora") == "drive":
             files = [f for f in files if f.drive_id == req.arg("driveId")]
-        return self._page(req, "files", [self._meta(f) for f in files])
+        incomplete = req.arg("corpora") == "allDrives" and any(f.id in self.unsearched for f in files)
+        files = [f for f in files if not (incomplete and f.id in self.unsearched)]
+        response = self._page(req, "files", [self._meta(f) for f in files])
+        response.body.update(kind="drive#fileList", incompleteSearch=incomplete)
+        return response
 
     def _changes(self, req: Request) -> Response:
         start = int(req.arg("pageToken") or 0)
@@ -215,11 +295,13 @@ def _private_key_pem() -> str:
                              serialization.NoEncryption()).decode()
 
 
-def service_account_file(path, token_uri: str) -> None:
-    """Write a service-account key file whose token endpoint is the fake."""
+def service_account_file(path, token_uri: str, fake: FakeGoogle | None = None) -> None:
+    """Write a service-account key file whose token endpoint is the fake (which then trusts its key)."""
     pem = _private_key_pem()
     path.write_text(json.dumps({
         "type": "service_account", "project_id": "kura-test", "private_key_id": "k1", "private_key": pem,
         "client_email": "kura-sync@kura-test.iam.gserviceaccount.com", "client_id": "1",
         "token_uri": token_uri,
     }))
+    if fake is not None:
+        fake.trust_key_file(path)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.fakes.http_fake import FakeServer, Request, Response
+from tests.fakes.slack_spec import explain_call
 
 
 @dataclass
@@ -77,8 +78,14 @@ class FakeSlack(FakeServer):
         params = {k: v[0] for k, v in req.query.items()}
         if req.body:
             params.update({k: v[0] for k, v in parse_qs(req.body.decode("utf-8")).items()})
-        if req.headers.get("authorization") != f"Bearer {self.token}":
+        auth = req.headers.get("authorization", "")
+        if not auth:
+            return Response(200, {"ok": False, "error": "not_authed"})
+        if auth != f"Bearer {self.token}":
             return Response(200, {"ok": False, "error": "invalid_auth"})
+        error, why = explain_call(method, params, auth)  # the official spec's arguments
+        if error is not None:
+            return Response(200, {"ok": False, "error": error, "response_metadata": {"messages": [why]}})
         if self.expired:
             return Response(200, {"ok": False, "error": "token_expired"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)

@@ -9,7 +9,9 @@
         ...
         slack.calls_to("chat.update")  # what the client sent, in order
 
-What it reproduces of the real API: the bearer-token check (``invalid_auth``),
+Every call is first checked against Slack's OpenAPI spec and the Block Kit limits
+(:mod:`tests.fakes.slack_spec`: ``invalid_arg_name``, ``invalid_blocks``, ``msg_too_long``).
+What it reproduces of the real API: the bearer-token check (``not_authed``, ``invalid_auth``),
 the ``{"ok": false, "error": ...}`` shape with the real error codes
 (``channel_not_found``, ``user_not_found``, ``message_not_found``), GET query
 and POST form or JSON bodies, cursor pagination (``limit``,
@@ -33,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+from tests.fakes.slack_spec import explain_call
+
 
 @dataclass
 class Call:
@@ -52,6 +56,7 @@ class FakeSlackWeb:
         self.bot_id = bot_id
         self.team_id = "T0001"
         self.calls: list[Call] = []
+        self.rejected: list[Call] = []  # calls answered with a spec error (unknown argument, bad blocks, ...)
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -126,13 +131,20 @@ class FakeSlackWeb:
         with self._lock:
             self.calls.append(Call(method, params))
             self._lock.notify_all()
+        if not auth:
+            return 200, {"ok": False, "error": "not_authed"}, {}
         # apps.connections.open is the one method called with the app-level token, and only with it.
         expected = self.app_token if method == "apps.connections.open" else self.token
         if auth != f"Bearer {expected}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        error, why = explain_call(method, params, auth)  # the official spec's parameters, Block Kit limits
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-        if handler is None:
-            return 404, {"ok": False, "error": "unknown_method"}, {}
+        if error is None and handler is None:
+            error = "unknown_method"
+        if error is not None:
+            with self._lock:
+                self.rejected.append(Call(method, params))
+            return 200, {"ok": False, "error": error, "response_metadata": {"messages": [why]}}, {}
         with self._lock:
             return 200, handler(params), {}
 

@@ -81,6 +81,7 @@ def google_settings_for(fake: FakeGoogle, tmp_path, **overrides) -> Settings:
     key = tmp_path / "service-account.json"
     if not key.exists():
         service_account_file(key, f"{fake.url}/token")
+    fake.trust_key_file(key)
     values = dict(google_credentials_file=key, google_folder_ids=["team"], google_api_base_url=f"{fake.url}/")
     return fast_settings(tmp_path, **{**values, **overrides})
 

@@ -236,13 +236,17 @@ def test_server_backend_switches_the_alias_while_queries_keep_working(env):
                         principals=("public",))
     alias = generations.open("kura")
     seen: list[tuple[str, int]] = []
+    failures: list[BaseException] = []  # an assertion in the reader thread must fail the test, not just warn
     stop = threading.Event()
 
     def reader():
-        while not stop.wait(0.01):  # pauses let the rebuild run: local mode is pure Python, sharing the GIL
-            hits = alias.query(query)
-            assert hits and hits[0].chunk.title == "Badges"
-            seen.append((hits[0].chunk.strategy, alias.count()))
+        try:
+            while not stop.wait(0.01):  # pauses let the rebuild run: local mode is pure Python, sharing the GIL
+                hits = alias.query(query)
+                assert hits and hits[0].chunk.title == "Badges", f"a query during the rebuild saw {hits!r}"
+                seen.append((hits[0].chunk.strategy, alias.count()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread below
+            failures.append(exc)
 
     thread = threading.Thread(target=reader)
     thread.start()
@@ -251,6 +255,8 @@ def test_server_backend_switches_the_alias_while_queries_keep_working(env):
     finally:
         stop.set()
         thread.join()
+    if failures:
+        raise failures[0]
     assert second.switched and generations.serving() == second.index != first.index
     # Every query saw a complete index: the old one or the new one, never one being built.
     assert set(seen) <= {("tokens", first.chunks), ("structure", second.chunks)}

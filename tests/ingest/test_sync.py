@@ -139,3 +139,26 @@ def test_auth_error_stops_that_source_only_and_says_what_to_fix(fakes, tmp_path,
     assert "token_expired" in errors["slack"] and "KURA_SLACK_BOT_TOKEN" in errors["slack"]
     assert not summary.ok
     assert len(hashes) == 6 + 3
+
+
+@pytest.mark.parametrize("source", ["confluence", "gdocs", "slack"])
+def test_a_document_deleted_at_the_source_leaves_the_index(fakes, tmp_path, embedder, source):
+    confluence, google, slack = fakes
+    settings = all_sources_settings(fakes, tmp_path)
+    _, hashes, _ = run_sync(settings, embedder)
+    gone = {"confluence": "confluence:102", "gdocs": "gdocs:doc-ja", "slack": f"slack:C1:{slack.threads['vpn']}"}[source]
+    assert gone in hashes
+    if source == "confluence":
+        del confluence.pages["102"]
+    elif source == "gdocs":
+        google.delete("doc-ja")
+    else:
+        slack.delete("C1", slack.threads["vpn"])
+
+    summary, hashes_after, _ = run_sync(settings, embedder)  # the only change is a deletion: a deletion-only batch
+
+    assert summary.ok
+    by_source = {r.source: r.stats for r in summary.results}
+    assert by_source[source].documents_deleted == 1
+    assert set(hashes) - set(hashes_after) == {gone}
+    assert gone not in CheckpointStore.in_state_dir(settings.state_dir).ledger(source)

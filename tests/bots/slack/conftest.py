@@ -156,19 +156,25 @@ class SlackBotServer:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def post(self, body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET):
+    def post(self, body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET,
+             headers: dict[str, str] | None = None):
         timestamp = int(time.time()) if timestamp is None else timestamp
         base = f"v0:{timestamp}:{body}".encode()
         signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(timestamp),
-                   "X-Slack-Signature": signature}
+                   "X-Slack-Signature": signature, **(headers or {})}
         return httpx.post(self.url + EVENTS_PATH, content=body, headers=headers, timeout=10)
 
-    def event(self, event: dict, **kwargs):
-        self._events += 1
+    def event(self, event: dict, *, event_id: str | None = None, retry_num: int | None = None, **kwargs):
+        """Deliver an event; ``retry_num`` redelivers ``event_id`` as Slack does (X-Slack-Retry-Num/-Reason)."""
+        if event_id is None:
+            self._events += 1
+            event_id = f"Ev{self._events:04d}"
+        self.last_event_id = event_id
         body = json.dumps({"token": "unused", "team_id": "T0001", "api_app_id": "AKURA", "type": "event_callback",
-                           "event_id": f"Ev{self._events:04d}", "event_time": int(time.time()), "event": event})
-        return self.post(body, "application/json", **kwargs)
+                           "event_id": event_id, "event_time": int(time.time()), "event": event})
+        retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.post(body, "application/json", headers=retry, **kwargs)
 
     def mention(self, channel: str, user: str, text: str, ts: str, thread_ts: str | None = None, **kwargs):
         event = {"type": "app_mention", "user": user, "text": f"<@UKURA> {text}", "ts": ts, "channel": channel,
@@ -194,6 +200,9 @@ def start_bot(slack, tmp_path):
         slack_api_url=slack.url,
         slack_channel_config=config,
         web_base_url=WEB_BASE_URL,
+        # No in-progress updates unless a test asks for them: on a loaded machine an answer can take over a second,
+        # and tests read the first chat.update as the answer.
+        slack_stream_update_s=60,
     )
     servers = []
 

@@ -238,3 +238,50 @@ def test_rate_limited_member_lookup_is_retried(bot_server, slack):
     assert len(slack.calls_to("conversations.members")) == 1  # the 429 was retried, then answered
     # The members were read (Yuki's and the new hire's shared domain), not the public-only fallback.
     assert "domain:hoshi-robotics.example" in bot_server.kura.asks[-1]["principals"]
+
+
+LONG_JA_QUESTION = "経費精算の申請で、海外出張中に現地通貨で支払った宿泊費と交通費を、帰国後にまとめて申請する場合の為替レートの扱いと、" * 6
+
+
+def test_a_long_japanese_question_still_gets_its_answer_and_a_valid_web_chat_button(bot_server, slack):
+    update = ask_and_wait(bot_server, slack, "CPUB", AIKO, LONG_JA_QUESTION, "1700000000.001100")
+    assert not slack.rejected, f"Slack would have refused: {slack.rejected[:1]}"
+    assert "went wrong" not in update["text"]
+    url = buttons(update["blocks"])[blocks.OPEN_WEB_ACTION]["url"]
+    assert len(url) <= 3000 and url.startswith(WEB_BASE_URL + "/?q=")
+
+
+def test_a_redelivered_event_is_answered_once_even_after_a_restart(indexed_kura, start_bot, slack):
+    from tests.bots.slack.conftest import RecordingKura
+
+    first = start_bot(RecordingKura(indexed_kura))
+    event = {"type": "app_mention", "user": AIKO, "text": f"<@UKURA> {EXPENSE_QUESTION}", "ts": "1700000000.001200",
+             "channel": "CPUB", "event_ts": "1700000000.001200"}
+    assert first.event(event).status_code == 200
+    slack.wait_for("chat.update")
+    # Slack did not see the ack in time and retries; the bot also restarted meanwhile (same state directory).
+    assert first.event(event, event_id=first.last_event_id, retry_num=1).status_code == 200
+    first.stop()
+    second = start_bot(RecordingKura(indexed_kura))
+    assert second.event(event, event_id=first.last_event_id, retry_num=2).status_code == 200
+    new = {**event, "ts": "1700000000.001201"}
+    assert second.event(new, event_id="EvNEW").status_code == 200  # a new event is answered
+    slack.wait_for("chat.update", 2)
+    time.sleep(0.5)
+    assert [c["thread_ts"] for c in slack.calls_to("chat.postMessage")] == ["1700000000.001200", "1700000000.001201"]
+
+
+def test_a_follow_up_in_a_long_thread_passes_the_latest_turns(bot_server, slack):
+    root = "1700000100.000000"
+    slack.add_message("CPUB", user=AIKO, text="<@UKURA> first question", ts=root)
+    for i in range(1, 260):  # more than one page of replies (the bot asks for 200 per page)
+        slack.add_message("CPUB", user=AIKO if i % 2 else "UKURA", text=f"turn {i}", ts=f"1700000100.{i:06d}",
+                          thread_ts=root)
+    follow_up_ts = "1700000200.000000"
+    slack.add_message("CPUB", user=AIKO, text="<@UKURA> and now?", ts=follow_up_ts, thread_ts=root)
+    ask_and_wait(bot_server, slack, "CPUB", AIKO, "and now?", follow_up_ts, thread_ts=root)
+
+    history = bot_server.kura.asks[-1]["history"]
+    assert len(history) == 10
+    assert history[-1][1] == "turn 259" and history[0][1] == "turn 250"
+    assert len(slack.calls_to("conversations.replies")) >= 2

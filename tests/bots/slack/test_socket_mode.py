@@ -19,7 +19,8 @@ def socket_bot(indexed_kura, slack, tmp_path):
     with FakeSlackSocket() as socket_server:
         slack.socket_url = socket_server.url
         settings = Settings(_env_file=None, data_dir=tmp_path / "data", slack_bot_token=slack.token,
-                            slack_app_token=slack.app_token, slack_api_url=slack.url)
+                            slack_app_token=slack.app_token, slack_api_url=slack.url,
+                            slack_stream_update_s=60)  # only the final answer updates the placeholder
         bolt_app, bot = build_slack_app(RecordingKura(indexed_kura), settings, mode="socket")
         handler = SocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
         handler.connect()

@@ -20,7 +20,8 @@ def setup(confluence, tmp_path):
 
 
 def content_fetches(fake) -> list[str]:
-    return sorted(r.path.rsplit("/", 1)[1] for r in fake.requests if r.path.startswith("/wiki/rest/api/content/")
+    return sorted(r.path.rsplit("/", 1)[1] for r in fake.requests
+                  if r.path.startswith(("/wiki/rest/api/content/", "/wiki/api/v2/pages/", "/wiki/api/v2/blogposts/"))
                   and r.path.rsplit("/", 1)[1].isdigit())
 
 
@@ -239,3 +240,86 @@ def test_full_reload_reads_every_page_again(setup, confluence):
 
     assert len(docs) == 6
     assert content_fetches(confluence) == ["100", "101", "102", "200", "201", "202"]
+
+
+def test_users_with_hidden_emails_keep_access_through_their_account_id(confluence, tmp_path):
+    confluence.hidden_emails = {"u-aiko"}  # Aiko's profile hides her email: User.email is ""
+    confluence.pages["202"].read_users = ["u-aiko"]
+    settings = confluence_settings_for(confluence, tmp_path)
+    checkpoints, identity = stores(settings)
+    identity.add_alias("confluence:u-aiko", "aiko@example.com")  # the identity map joins the account to Aiko
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert docs["confluence:202"].principals == ("confluence-account:u-aiko",)
+    assert "confluence-account:u-aiko" in identity.principals_for("aiko@example.com")
+    assert "group:hr-team" in identity.principals_for("aiko@example.com")  # her group grants too
+    assert "confluence-account:u-aiko" not in identity.principals_for("ben@example.com")
+
+
+def test_long_restriction_lists_are_read_to_the_end(confluence, tmp_path):
+    for i in range(7):
+        confluence.add_user(f"u-x{i}", f"x{i}@example.com", f"X {i}")
+    confluence.groups["staff"] += [f"u-x{i}" for i in range(7)]
+    confluence.expansion_limit = 3  # the expansion carries 3 of the 8 users; the rest come from the paged resource
+    confluence.pages["202"].read_users = [f"u-x{i}" for i in range(7)] + ["u-chen"]
+    settings = confluence_settings_for(confluence, tmp_path)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    readers = {p for p in docs["confluence:202"].principals}
+    assert readers == {f"confluence-account:u-x{i}" for i in range(7)} | {"confluence-account:u-chen"}
+    assert "confluence-account:u-chen" in identity.principals_for("chen@example.com")
+
+
+def test_replies_to_comments_are_indexed_through_the_v2_api(confluence, tmp_path):
+    confluence.pages["101"].comments = [
+        ("u-ben", "<p>Does this work on Linux too?</p>", [
+            ("u-aiko", "<p>Yes, use the .deb package.</p>", [("u-ben", "<p>Thanks, that worked.</p>")])]),
+        ("u-chen", "<p>And on Windows?</p>"),
+    ]
+    settings = confluence_settings_for(confluence, tmp_path, confluence_include_comments=True)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    comments = [s.text for s in docs["confluence:101"].sections if s.heading_path == ("Comments",)]
+    assert comments == ["Ben Ito: Does this work on Linux too?", "Aiko Tanaka: Yes, use the .deb package.",
+                        "Ben Ito: Thanks, that worked.", "Chen Wu: And on Windows?"]
+    assert not [c for c in confluence.deprecated_calls if "comment" in c]  # v1 child/comment is deprecated
+
+
+def test_fake_confluence_rejects_what_the_spec_does_not_allow(confluence):
+    import httpx
+
+    auth = (confluence.username, confluence.token)
+    unknown = httpx.get(f"{confluence.url}/wiki/api/v2/pages/100/footer-comments", params={"depth": "all"}, auth=auth)
+    assert unknown.status_code == 400
+    assert httpx.get(f"{confluence.url}/wiki/api/v2/pages/100/footer-comments").status_code == 401
+    assert httpx.get(f"{confluence.url}/wiki/rest/api/nowhere", auth=auth).status_code == 404
+
+
+def test_cloud_reads_pages_comments_and_groups_without_deprecated_v1_resources(confluence, tmp_path):
+    confluence.pages["100"].comments = [("u-ben", "<p>Thanks!</p>")]
+    settings = confluence_settings_for(confluence, tmp_path, confluence_include_comments=True)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6 and docs["confluence:100"].metadata["labels"] == ["onboarding", "howto"]
+    assert docs["confluence:100"].author == "Aiko Tanaka"
+    # Only the space permission read is left on v1: v2's space permissions name groups by id only (see README).
+    assert set(confluence.deprecated_calls) == {"/wiki/rest/api/space/{spaceKey}"}
+
+
+def test_every_global_space_is_listed_through_v2_when_none_are_configured(confluence, tmp_path):
+    settings = confluence_settings_for(confluence, tmp_path, confluence_spaces=[],
+                                       confluence_exclude_spaces=["OLD"])
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert len(docs) == 6  # ENG and HR, listed over two v2 pages; OLD excluded
+    assert len(confluence.requests_to("/wiki/api/v2/spaces")) == 2
+    assert "/wiki/rest/api/space" not in confluence.deprecated_calls

@@ -212,3 +212,57 @@ def test_full_reload_reads_every_doc_again(setup, google):
 
     assert set(docs) == IN_SCOPE
     assert exports(google) == sorted(d.split(":")[1] for d in IN_SCOPE)
+
+
+def test_incomplete_search_never_deletes_docs_missing_from_the_listing(setup, google):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    google.unsearched = {"doc-ja", "doc-handbook"}  # Drive could not search every corpus this time
+    google.edit("doc-ja", "<p>在宅勤務は週四日まで認められます。</p>")  # missing from the listing, still in scope
+    google.trash("doc-handbook")  # missing from the listing, and the change stream says trashed
+
+    batches = drain(connector.poll(), checkpoints)
+
+    # Scope now rests on the change stream's own fields (parents, trashed): both must have been asked for.
+    assert deleted_of(batches) == ["gdocs:doc-handbook"]
+    assert list(docs_of(batches)) == ["gdocs:doc-ja"]
+    assert set(checkpoints.ledger("gdocs")) == {"gdocs:doc-ja", "gdocs:doc-plan"}
+    assert any(r.arg("fields", "").startswith("nextPageToken,incompleteSearch") for r in google.requests_to("/files"))
+    google.unsearched = set()
+    assert drain(connector.poll(), checkpoints) == []
+
+
+def test_doc_over_the_export_limit_is_skipped_with_its_reason_not_retried_forever(setup, google):
+    connector, checkpoints, _ = setup
+    drain(connector.poll(), checkpoints)
+    google.edit("doc-plan", "<p>" + "x" * (10 * 1024 * 1024) + "</p>")  # just over Drive's 10 MB export limit
+
+    batches = drain(connector.poll(), checkpoints)
+
+    assert [(s.source_id, "10 MB" in s.reason) for b in batches for s in b.skipped] == [("doc-plan", True)]
+    assert deleted_of(batches) == ["gdocs:doc-plan"]  # the old, smaller version does not keep answering
+    assert failures_of(batches) == [] and checkpoints.failures("gdocs") == {}
+    assert "gdocs:doc-plan" in checkpoints.skipped("gdocs")
+    google.clear_requests()
+    assert drain(connector.poll(), checkpoints) == []  # not fetched again while unchanged
+    assert exports(google) == []
+
+    google.edit("doc-plan", "<p>Short again.</p>")  # once it changes it is read again
+    assert list(docs_of(drain(connector.poll(), checkpoints))) == ["gdocs:doc-plan"]
+    assert checkpoints.skipped("gdocs") == {}
+
+
+def test_one_unreadable_group_does_not_stop_the_other_groups_grants(setup, google):
+    connector, checkpoints, identity = setup
+    google.share("doc-handbook", [{"id": "p9", "type": "group", "emailAddress": "staff@example.com", "role": "reader"}])
+    google.groups["staff@example.com"] = ["chen@example.com"]
+    google.unreadable_groups = {"execs@example.com"}
+
+    drain(connector.poll(), checkpoints)
+
+    assert "group:staff@example.com" in identity.principals_for("chen@example.com")
+    google.unreadable_groups = {"staff@example.com"}  # now the other way round: staff keeps its last members
+    google.edit("doc-ja", "<p>更新</p>")
+    drain(connector.poll(), checkpoints)
+    assert "group:execs@example.com" in identity.principals_for("ben@example.com")
+    assert "group:staff@example.com" in identity.principals_for("chen@example.com")

@@ -42,10 +42,26 @@ def test_waits_exactly_what_retry_after_asks():
     assert waits == [3.0, 1.0]
 
 
-def test_retry_after_is_capped_by_the_longest_wait():
+def test_retry_after_is_honoured_in_full_beyond_the_backoff_cap():
     retry, waits = policy(max_delay_s=10)
-    retry.call(Flaky(Fault("rate_limited", "429", 3600.0)), classify=classify, what="t")
-    assert waits == [10]
+    retry.call(Flaky(Fault("rate_limited", "429", 120.0)), classify=classify, what="t")
+    assert waits == [120.0]  # never shortened: an early retry fails again
+
+
+def test_retry_after_longer_than_the_limit_stops_instead_of_retrying_early():
+    retry, waits = policy(max_retry_after_s=900)
+    fn = Flaky(Fault("rate_limited", "429", 3600.0))
+    with pytest.raises(RateLimitedError, match="3600s"):
+        retry.call(fn, classify=classify, what="t")
+    assert waits == [] and fn.calls == 1
+
+
+def test_503_with_retry_after_waits_what_it_says():
+    fault = http_fault(503, "30", "busy", auth_hint="")
+    assert (fault.kind, fault.retry_after_s) == ("transient", 30.0)
+    retry, waits = policy(max_delay_s=5)
+    retry.call(Flaky(fault), classify=classify, what="t")
+    assert waits == [30.0]
 
 
 def test_server_errors_back_off_exponentially_with_jitter():

@@ -1,0 +1,49 @@
+"""The offline English <-> Japanese bridge over SudachiDict's bilingual synonym groups (the shipped table)."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.term_bridge import DEFAULT_TABLE, TermBridge
+
+
+@pytest.fixture(scope="module")
+def bridge() -> TermBridge:
+    return TermBridge.load()
+
+
+def test_the_shipped_table_pairs_loanwords_with_their_english(bridge):
+    assert "hotel" in bridge.translations("出張のホテル代は？")
+    assert "リモートワーク" in bridge.translations("What is the remote work allowance?")  # a two-word headword
+    assert {"office", "subway"} <= set(bridge.translations("ベルリンオフィスの最寄りの地下鉄の駅は？"))
+
+
+def test_a_query_carries_the_tokens_both_languages_write_alike(bridge):
+    query = bridge.query("INC-2026-014 の原因になった DNS トークンは、いつローテーションされましたか？")
+    assert query.split()[:2] == ["token", "rotation"]
+    assert "INC-2026-014" in query and "DNS" in query
+    english = bridge.query("Which hotel limit applies in 2026?")
+    assert "ホテル" in english and "2026" in english and "Which" not in english
+
+
+def test_only_whole_words_of_a_katakana_run_are_bridged(bridge):
+    # リリー (lily) inside リリース, ベル (bell) inside ベルリン: not the question's words
+    assert "lily" not in bridge.translations("HoshiOS 7.4 のリリース日はいつですか？")
+    assert "bell" not in bridge.translations("ベルリンオフィスの住所は？")
+
+
+def test_headwords_that_may_not_expand_are_no_triggers(bridge):
+    # SudachiDict marks リリース as "expanded to only" (flag 1): it does not bring "release" along
+    assert "release" not in bridge.translations("リリース")
+
+
+def test_nothing_bridgeable_gives_no_query(bridge):
+    assert bridge.query("締め切りは？") is None or "締め" not in bridge.query("締め切りは？")
+    assert bridge.query("What is it?") is None
+    assert "ニード" not in bridge.translations("What do I need to bring?")  # question words bridge to noise only
+
+
+def test_a_missing_table_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="build it with python -m retrieval.build_bilingual"):
+        TermBridge.load(tmp_path / "none.tsv.gz")
+    assert DEFAULT_TABLE.is_file()
