@@ -310,6 +310,8 @@ class KuraApp:
 
         # The pipeline reads ``scope`` after the last batch, when it holds every id prefix this connector listed.
         stats = pipeline.index(batches(), full_scope=scope if full_scope else ())
+        if hasattr(self.summarizer, "stats"):  # the LLM summarizer: its rejected replies belong in the job's result
+            stats.summaries = self.summarizer.stats()
         if languages and self.store.exists():
             # What cross-language retrieval translates into (``index_languages``); only ever grows here.
             self.store.set_meta({"languages": sorted(languages | set(self.store.get_meta().get("languages") or ()))})

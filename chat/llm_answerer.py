@@ -10,9 +10,13 @@
       -> the extractive answer, with a notice, when the LLM is unavailable
 
 ``stream`` yields text as it is verified (a sentence at a time: the model's
-tokens are held until their sentence ends, so nothing unverified is shown), then
-the final ``Answer``, which is authoritative: a surface replaces what it showed
-with ``answer.text``.
+tokens are held until their sentence ends), and only sentences that are cited
+and supported: an unsupported sentence waits for the final ``Answer`` (marked
+there, or dropped), and a sentence with chat-template or control tokens
+(``[INST]``, ``<<SYS>>``, ``<|im_end|>`` ...) is dropped. So everything shown
+while streaming is part of the final answer, which is authoritative: a surface
+replaces what it showed with ``answer.text`` and nothing shown disappears.
+Reasoning blocks never arrive here: ``LLMClient`` strips them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from chat.evidence import evidence
 from chat.extractive import ExtractiveAnswerer, closest_sources, not_found_text
 from chat.history import Turn, recent_turns
 from chat.llm_client import LLMClient
+from chat.llm_output import control_tokens
 from chat.prompts import PromptTemplate, load_prompt
 from chat.support import OfflineSupportScorer
 from core.errors import AnswerError
@@ -40,7 +45,6 @@ from retrieval.tokenize import has_japanese
 logger = logging.getLogger(__name__)
 
 NOT_FOUND_TOKEN = "NOT_FOUND"
-_THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _HISTORY_TURNS = 4
 _HISTORY_CHARS = 1000
 
@@ -102,7 +106,7 @@ class LLMAnswerer:
         plan.llm_done = time.perf_counter()
         plan.timings["llm"] = (plan.llm_done - t0) * 1000
         verifier = self._verifier(plan)
-        sentences, _ = split_sentences(self._visible(completion.text), final=True)
+        sentences, _ = split_sentences(completion.text, final=True)
         for raw in sentences:
             self._feed(verifier, raw)
         return self._result(question, chunks, plan, verifier, completion.text, completion.model)
@@ -120,30 +124,32 @@ class LLMAnswerer:
         verifier = self._verifier(plan)
         raw_text = ""
         fed = 0  # finished sentences already verified (the text is re-split as it grows: answers are short)
+        stream = None
         try:
             stream = self.client.stream(plan.messages)
             for delta in stream:
                 if "llm_first_token" not in plan.timings:
                     plan.timings["llm_first_token"] = (time.perf_counter() - t0) * 1000
                 raw_text += delta
-                visible = self._visible(raw_text)
-                if self._says_not_found(visible) or NOT_FOUND_TOKEN.startswith(visible.strip()):
+                if self._says_not_found(raw_text) or NOT_FOUND_TOKEN.startswith(raw_text.strip()):
                     continue  # the model may be saying NOT_FOUND: show nothing yet
-                finished, _ = split_sentences(visible, final=False)
+                finished, _ = split_sentences(raw_text, final=False)
                 for raw in finished[fed:]:
-                    shown = self._feed(verifier, raw)
+                    shown = self._feed_verified(verifier, raw)
                     if shown:
                         yield shown
                 fed = len(finished)
         except AnswerError as exc:
             yield self._fallback(question, chunks, exc)
             return
+        finally:
+            if stream is not None:
+                stream.close()  # also when the consumer went away: the server stops computing
         plan.llm_done = time.perf_counter()
         plan.timings["llm"] = (plan.llm_done - t0) * 1000
-        visible = self._visible(raw_text)
-        if not self._says_not_found(visible):
-            for raw in split_sentences(visible, final=True)[0][fed:]:
-                shown = self._feed(verifier, raw)
+        if not self._says_not_found(raw_text):
+            for raw in split_sentences(raw_text, final=True)[0][fed:]:
+                shown = self._feed_verified(verifier, raw)
                 if shown:
                     yield shown
         yield self._result(question, chunks, plan, verifier, raw_text, stream.model)
@@ -180,9 +186,19 @@ class LLMAnswerer:
 
     @staticmethod
     def _feed(verifier: AnswerVerifier, raw: RawSentence) -> str | None:
-        """Verify one sentence, leaving out a NOT_FOUND the model wrote next to other text."""
+        """Verify one sentence, leaving out a NOT_FOUND the model wrote next to other text; a sentence with
+        template or control tokens is the model echoing its prompt format, never part of an answer."""
         text = raw.text.replace(NOT_FOUND_TOKEN, "").strip()
+        if control_tokens(text):
+            verifier.dropped.append("template or control tokens")
+            return None
         return verifier.add(dataclasses.replace(raw, text=text)) if text else None
+
+    def _feed_verified(self, verifier: AnswerVerifier, raw: RawSentence) -> str | None:
+        """Streaming: verify one sentence and release it only when it is cited and supported (the rest waits
+        for the final Answer), so nothing shown is later taken back."""
+        shown = self._feed(verifier, raw)
+        return shown if shown and verifier.sentences[-1].supported else None
 
     def _result(
         self,
@@ -204,9 +220,9 @@ class LLMAnswerer:
         if verifier.invalid_citations:
             logger.info("removed citations to no source: %s", verifier.invalid_citations)
         cited = any(s.citations for s in verifier.sentences)
-        if self._says_not_found(self._visible(raw_text)) or not cited or not verifier.any_supported:
+        if self._says_not_found(raw_text) or not cited or not verifier.any_supported:
             notice = ""
-            if not self._says_not_found(self._visible(raw_text)):
+            if not self._says_not_found(raw_text):
                 why = "cited no source" if not cited else "is not supported by the sources it cites"
                 notice = f"The model's answer {why}, so it is not shown."
             answer = self._not_found_answer(question, chunks, plan.started)
@@ -250,11 +266,6 @@ class LLMAnswerer:
         logger.warning("falling back to the extractive answer: %s", error)
         answer = self.extractive.answer(question, chunks)
         return dataclasses.replace(answer, notice=unavailable_notice(str(error)))
-
-    @staticmethod
-    def _visible(text: str) -> str:
-        """The model's text without <think> blocks some local reasoning models emit."""
-        return _THINKING.sub("", text)
 
     @staticmethod
     def _says_not_found(text: str) -> bool:

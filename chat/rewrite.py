@@ -25,6 +25,7 @@ from typing import Literal
 from chat.evidence import QUESTION_WORDS
 from chat.history import Turn, recent_turns
 from chat.llm_client import LLMClient
+from chat.llm_output import check_rewrite
 from chat.prompts import PromptTemplate, load_prompt
 from core.errors import AnswerError
 from retrieval.term_bridge import LazyTermBridge, TermBridge
@@ -100,7 +101,8 @@ class QueryRewriter:
             if query.lower().startswith(prefix):
                 query = query[len(prefix) :].strip()
         query = query.strip("\"'`“”「」 ")
-        if not query or len(query) > _MAX_QUERY_CHARS or "NOT_FOUND" in query:
+        unusable = check_rewrite(query, [self.prompt.system, self.prompt.user])  # template tokens, prompt copies
+        if not query or len(query) > _MAX_QUERY_CHARS or "NOT_FOUND" in query or unusable:
             return ""
         return query
 

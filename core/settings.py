@@ -139,7 +139,13 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
-    llm_timeout_s: float = Field(30.0, gt=0)
+    llm_timeout_s: float = Field(
+        120.0, gt=0, description="Whole-request limit, used only when KURA_LLM_STREAM=false (servers that cannot stream)."
+    )
+    llm_stream: bool = Field(True, description="Stream every request: timeouts then tell a slow server from a dead one.")
+    llm_first_token_timeout_s: float = Field(60.0, gt=0, description="Streaming: give up when no first token came by then.")
+    llm_idle_timeout_s: float = Field(30.0, gt=0, description="Streaming: give up when no token came for this long.")
+    llm_connect_timeout_s: float = Field(5.0, gt=0, description="Opening the connection to the endpoint.")
     llm_max_tokens: int = Field(600, ge=1)
     llm_context_tokens: int = Field(8000, ge=512)
     llm_max_retries: int = Field(2, ge=0)

@@ -11,7 +11,10 @@ the supported fraction (mean over sentences) and whether all sentences are
 supported (strict). Over a run: their means, citation precision (share of
 sentence -> source citations whose source alone supports the sentence) and
 citation recall (share of supported sentences that carry a citation).
-Abstentions have no claims and are left out.
+Abstentions have no claims and are left out of those figures; they are judged
+on their own (``assess_abstention``): an abstention is justified when no gold
+answer is supported by the retrieved text, and the run's abstain quality is
+the justified share.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from dataclasses import dataclass, field
 from core.protocols import SupportScorer
 from core.types import Answer, Chunk
 from eval.metrics import mean
+
+
+GROUNDEDNESS_METRICS = (
+    "groundedness", "groundedness_strict", "groundedness_any_source", "citation_precision", "citation_recall",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,24 @@ def summarize(assessments: Sequence[AnswerSupport]) -> dict[str, float | None]:
         "citation_precision": (sum(pairs) / len(pairs)) if pairs else None,
         "citation_recall": (sum(cited_when_supported) / len(cited_when_supported)) if cited_when_supported else None,
     }
+
+
+def assess_abstention(
+    question: str, golds: Sequence[str], answerable: bool, chunks: Sequence[Chunk], scorer: SupportScorer,
+    threshold: float,
+) -> float | None:
+    """1.0 when abstaining was right (the retrieved text supports no gold answer), 0.0 when an answer was there.
+
+    An unanswerable question's abstention is right by its label. An answerable one is judged by asking the
+    scorer whether the retrieved chunks support "question: gold answer"; None when there is no gold to ask about.
+    """
+    if not answerable:
+        return 1.0
+    golds = [g for g in golds if g and g.strip()]
+    texts = [c.text for c in chunks if c.text.strip()]
+    if not golds:
+        return None
+    if not texts:
+        return 1.0  # nothing was retrieved: there was nothing to answer from
+    best = max(scorer.score(f"{question.strip()} {gold.strip()}", texts) for gold in golds[:3])
+    return float(best < threshold)

@@ -1,14 +1,22 @@
 """The LLM groundedness judge: a ``SupportScorer`` that asks an OpenAI-compatible model Yes/No per claim.
 
 A sentence is first split into atomic claims (decomposition prompt). Each claim
-is then one chat completion with ``max_tokens=1``, ``logprobs`` with
-``top_logprobs`` and a ``logit_bias`` that pushes the judge's first token onto
-"Yes" or "No" (token ids from tiktoken for the judge model's encoding). The
-claim's score is P(yes) / (P(yes) + P(no)) from the returned log-probabilities,
-a calibrated number instead of a coin flip; equal bias on both tokens leaves
-that ratio unchanged. Endpoints that return no logprobs get the text parsed
-(Yes -> 1, No -> 0). A sentence scores as its weakest claim: one unsupported
-claim makes the sentence unsupported.
+is then one short completion asking for ``top_logprobs``. The claim's score is
+P(yes) / (P(yes) + P(no)), read from the returned alternatives **by their token
+strings**: no tokenizer-specific ids and no ``logit_bias``, because vLLM, Ollama
+and llama.cpp serve other vocabularies than OpenAI's (in Gemma's, tiktoken's ids
+for "Yes"/"No" are " Fund" and " short"). Token strings are normalised: case,
+spaces and the word-piece markers of SentencePiece (``▁``), byte-level BPE
+(``Ġ``, ``Ċ``) and WordPiece (``##``). Leading tokens with no word (a newline, a
+space piece) are skipped to the first word the model wrote.
+
+Where no Yes/No mass is among the alternatives, or the endpoint returns no
+logprobs, or refuses them (llama.cpp answers HTTP 500 without ``logits_all``:
+the judge then stops asking for them), the reply text is parsed. Every verdict
+is counted by the path that decided it (``logprob``, ``text``, ``unparseable``);
+an unparseable verdict supports nothing (0.0), and ``verdict_refusal`` tells the
+report to withhold the groundedness figures when most verdicts were unparseable.
+A sentence scores as its weakest claim.
 
 Prompts live in ``eval/prompts/{decompose,judge}/<version>/{system,user}.txt``
 so a change of wording is a new version, recorded with every run.
@@ -20,22 +28,30 @@ import functools
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from chat.llm_client import LLMClient, LLMStatusError
 from chat.prompts import load_prompt
-from core.errors import ConfigError, LLMUnavailableError
+from core.errors import ConfigError
 from core.settings import Settings
-from core.tokens import encoding_for_model
 
 logger = logging.getLogger(__name__)
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-_BIAS = 100  # the API's maximum: the first token is Yes or No, whatever the model would have said
-_TOP_LOGPROBS = 5
+TOP_LOGPROBS = 20  # the API's maximum: a base model's Yes/No may sit well below its first choice
+_VERDICT_TOKENS = 5  # room for a leading newline or space piece before the word
 _BULLET = re.compile(r"^\s*(?:[-*•・]|\d+[.)])\s*")
 _YES = ("yes", "はい")
 _NO = ("no", "いいえ")
+# Word-piece markers of common tokenizers, and what may surround a verdict word ("**Yes**", "Yes.", "「はい」").
+_PIECE_MARKERS = re.compile(r"^(?:##)|[▁ĠĊċ]")
+_NOT_WORD = re.compile(r"[\s\"'`*_.,:;!?()\[\]{}<>「」『』。、！？：]+")
+_ANSWER_PREFIX = re.compile(r"^(?:answer|verdict|回答|答え)\s*[:：]\s*", re.IGNORECASE)
+PATHS = ("logprob", "text", "unparseable")
+# In these HTTP errors to a logprobs request the server says it cannot give logprobs.
+_NO_LOGPROBS_STATUSES = frozenset({400, 422, 500, 501})
 
 
 def parse_claims(text: str, limit: int) -> list[str]:
@@ -44,11 +60,16 @@ def parse_claims(text: str, limit: int) -> list[str]:
     return [c for c in claims if c][:limit]
 
 
+def normalise_token(token: str) -> str:
+    """A token string as a plain lower-case word: word-piece markers, spaces and punctuation removed."""
+    return _NOT_WORD.sub("", _PIECE_MARKERS.sub("", token)).lower()
+
+
 def yes_probability(top_logprobs: Sequence[tuple[str, float]]) -> float | None:
     """P(yes) / (P(yes) + P(no)) from (token, logprob) alternatives; None when neither word is among them."""
     p_yes = p_no = 0.0
     for token, logprob in top_logprobs:
-        word = token.strip().lower()
+        word = normalise_token(token)
         if word in _YES:
             p_yes += math.exp(logprob)
         elif word in _NO:
@@ -58,48 +79,67 @@ def yes_probability(top_logprobs: Sequence[tuple[str, float]]) -> float | None:
     return p_yes / (p_yes + p_no)
 
 
-def parse_verdict(text: str) -> float:
-    """1.0 for a Yes, 0.0 for a No; a reply we cannot read supports nothing (0.0)."""
-    word = text.strip().lower()
-    if word.startswith(_YES):
+def logprob_verdict(entries: Sequence) -> float | None:
+    """P(yes) at the first position where the model wrote a word (leading newlines/space pieces skipped)."""
+    for entry in entries:
+        if not normalise_token(entry.token):
+            continue
+        alternatives = [(t.token, t.logprob) for t in (entry.top_logprobs or [])]
+        return yes_probability(alternatives or [(entry.token, entry.logprob)])
+    return None
+
+
+def parse_verdict(text: str) -> float | None:
+    """1.0 for a Yes, 0.0 for a No, None for a reply that is neither."""
+    first_line = next((line for line in text.strip().splitlines() if line.strip()), "")
+    words = _NOT_WORD.sub(" ", _ANSWER_PREFIX.sub("", first_line.strip())).lower().split()
+    if not words:
+        return None
+    if words[0] in _YES or words[0].startswith("はい"):
         return 1.0
-    if word.startswith(_NO):
+    if words[0] in _NO or words[0].startswith("いいえ"):
         return 0.0
-    logger.warning("judge reply is neither Yes nor No; counted as unsupported")
-    return 0.0
+    return None
+
+
+def verdict_refusal(counts: dict[str, int]) -> str | None:
+    """Why no groundedness figure may be reported from these verdicts (most unparseable), else None."""
+    total = sum(counts.get(p, 0) for p in PATHS)
+    bad = counts.get("unparseable", 0)
+    if total and bad * 2 > total:
+        return f"{bad} of {total} judge verdicts were neither Yes nor No: no groundedness figure is reported"
+    return None
 
 
 class LLMJudge:
-    """Scores claim support with an LLM through the ``openai`` client (any OpenAI-compatible endpoint)."""
+    """Scores claim support with an LLM through ``LLMClient`` (any OpenAI-compatible endpoint)."""
 
-    def __init__(self, settings: Settings, *, client=None) -> None:
+    def __init__(self, settings: Settings, *, client: LLMClient | None = None) -> None:
         self.model = settings.eval_judge_model or settings.llm_model
         self.version = settings.eval_judge_prompt_version
         self.threshold = settings.eval_judge_threshold
         self.max_claims = settings.eval_judge_max_claims
-        self._client = client or self._make_client(settings)
+        self._client = client or self._make_client(settings, self.model)
         self._judge_prompt = load_prompt("judge", self.version, PROMPTS_DIR)
         self._decompose_prompt = load_prompt("decompose", self.version, PROMPTS_DIR)
         self.name = f"llm-judge:{self.model}:{self._judge_prompt.id}"
-        encoding = encoding_for_model(self.model)
-        self._bias = {str(t): _BIAS for word in ("Yes", "No") for t in encoding.encode(word)[:1]}
         self.calls = 0
-        self.logprob_replies = 0  # how many verdicts came from logprobs (the rest from parsing text)
+        self.verdicts: Counter[str] = Counter({p: 0 for p in PATHS})
+        self.logprobs_supported = True  # False once the endpoint refused a logprobs request
+
+    @property
+    def logprob_replies(self) -> int:
+        return self.verdicts["logprob"]
 
     @staticmethod
-    def _make_client(settings: Settings):
-        import openai
-
+    def _make_client(settings: Settings, model: str) -> LLMClient:
+        """The judge's own endpoint and model where set, else the answerer's; the answerer's timeouts."""
         base_url = settings.eval_judge_base_url or settings.llm_base_url
         if not base_url:
             raise ConfigError("the LLM judge needs an endpoint: set KURA_EVAL_JUDGE_BASE_URL or KURA_LLM_BASE_URL")
         key = settings.eval_judge_api_key or settings.llm_api_key
-        return openai.OpenAI(
-            base_url=base_url,
-            api_key=key.get_secret_value() if key else "not-needed",
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
-        )
+        judge_settings = settings.model_copy(update={"llm_base_url": base_url, "llm_model": model, "llm_api_key": key})
+        return LLMClient.from_settings(judge_settings)
 
     # --- SupportScorer -----------------------------------------------------------------
     def score(self, claim: str, sources: Sequence[str]) -> float:
@@ -114,38 +154,41 @@ class LLMJudge:
     @functools.lru_cache(maxsize=4096)
     def claims(self, sentence: str) -> tuple[str, ...]:
         """The atomic claims of a sentence (cached: the same sentence is judged against several source sets)."""
-        response = self._create(messages=self._decompose_prompt.messages(sentence=sentence), max_tokens=400)
-        return tuple(parse_claims(response.choices[0].message.content or "", self.max_claims))
+        completion = self._complete(self._decompose_prompt.messages(sentence=sentence), max_tokens=400)
+        return tuple(parse_claims(completion.text, self.max_claims))
 
     def verdict(self, claim: str, sources: Sequence[str]) -> float:
         """P(yes) that the sources support one atomic claim."""
         documents = "\n\n".join(f"<document>\n{s}\n</document>" for s in sources)
-        response = self._create(
-            messages=self._judge_prompt.messages(documents=documents, claim=claim),
-            max_tokens=1,
-            logprobs=True,
-            top_logprobs=_TOP_LOGPROBS,
-            logit_bias=self._bias,
-        )
-        choice = response.choices[0]
-        content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
-        if content:
-            first = content[0]
-            alternatives = [(t.token, t.logprob) for t in (first.top_logprobs or [])] or [(first.token, first.logprob)]
-            probability = yes_probability(alternatives)
+        messages = self._judge_prompt.messages(documents=documents, claim=claim)
+        completion = None
+        if self.logprobs_supported:
+            try:
+                completion = self._complete(messages, max_tokens=_VERDICT_TOKENS, logprobs=True)
+            except LLMStatusError as exc:
+                if exc.status_code not in _NO_LOGPROBS_STATUSES:
+                    raise
+                logger.warning("the judge's endpoint refused logprobs (HTTP %s): reading verdicts from text",
+                               exc.status_code)
+                self.logprobs_supported = False
+        if completion is None:
+            completion = self._complete(messages, max_tokens=_VERDICT_TOKENS)
+        if completion.logprobs:
+            probability = logprob_verdict(completion.logprobs)
             if probability is not None:
-                self.logprob_replies += 1
+                self.verdicts["logprob"] += 1
                 return probability
-        return parse_verdict(choice.message.content or "")
+        parsed = parse_verdict(completion.text)
+        if parsed is None:
+            self.verdicts["unparseable"] += 1
+            logger.info("judge reply is neither Yes nor No (counted unsupported): %.40r", completion.text)
+            return 0.0
+        self.verdicts["text"] += 1
+        return parsed
 
-    def _create(self, **kwargs):
-        import openai
-
+    def _complete(self, messages, *, max_tokens: int, logprobs: bool = False):
         self.calls += 1
-        try:
-            return self._client.chat.completions.create(model=self.model, temperature=0.0, **kwargs)
-        except openai.APIError as exc:
-            # Message only: the exception text never carries the key, but the request body may carry documents.
-            status = getattr(exc, "status_code", None)
-            detail = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
-            raise LLMUnavailableError(f"the LLM judge's endpoint failed: {detail}") from exc
+        return self._client.complete(
+            messages, max_tokens=max_tokens, temperature=0.0, logprobs=logprobs,
+            top_logprobs=TOP_LOGPROBS if logprobs else None,
+        )

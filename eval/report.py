@@ -36,6 +36,8 @@ ANSWER_COLUMNS: tuple[tuple[str, str, bool | None], ...] = (
     ("answer_contains", "contains", True),
     ("correct_abstain", "correct abstain", True),
     ("abstain_rate", "abstain", None),
+    ("abstain_quality", "abstain quality", True),
+    ("fallback_rate", "fallback", None),
     ("groundedness", "grounded", True),
     ("groundedness_strict", "all grounded", True),
     ("groundedness_any_source", "grounded (any source)", True),
@@ -125,6 +127,39 @@ def drill_down(results: dict) -> list[dict]:
     return out
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def integrity(results: dict) -> list[dict]:
+    """Per run: who actually answered, fallback and abstain rates, the judge's verdict paths, and warnings
+    (a run whose answers were mostly fallbacks is not a result of its configured answerer)."""
+    out = []
+    for run in results["runs"]:
+        metrics = run["metrics"]
+        warnings = []
+        if run.get("mostly_fallback"):
+            warnings.append(
+                f"mostly fallbacks: {_percent(metrics.get('fallback_rate'))} fell back from `{run['answerer']}`, "
+                "so these figures are not the configured answerer's"
+            )
+        if run.get("groundedness_refused"):
+            warnings.append(run["groundedness_refused"])
+        verdicts = run.get("judge_verdicts")
+        out.append({
+            "label": f"{run['strategy']} × {run['retriever']}",
+            "answerer": run["answerer"],
+            "answered_by": ", ".join(f"{k} {v}" for k, v in sorted(run.get("answered_by", {}).items())) or "–",
+            "fallback": _percent(metrics.get("fallback_rate")),
+            "abstain": _percent(metrics.get("abstain_rate")),
+            "abstain_quality": format_value("abstain_quality", metrics.get("abstain_quality")),
+            "verdicts": ", ".join(f"{k} {v}" for k, v in verdicts.items()) if verdicts else "–",
+            "notices": [n["notice"] for n in run.get("fallback_notices", [])],
+            "warnings": warnings,
+        })
+    return out
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = lambda v: format_value("", v) if isinstance(v, float) else ("–" if v is None else v)
@@ -137,6 +172,7 @@ def _context(results: dict, charts: dict[str, str]) -> dict:
         "tables": [{"title": t, "columns": cols, "rows": table_rows(results, cols)} for t, cols in TABLES],
         "charts": charts,
         "drill": drill_down(results),
+        "integrity": integrity(results),
         "kinds": kind_table(results),
     }
 

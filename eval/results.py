@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import EvalError
-from eval.groundedness import AnswerSupport, summarize
+from eval.groundedness import GROUNDEDNESS_METRICS, AnswerSupport, summarize
 from eval.kinds import per_kind
 from eval.metrics import RANKING_METRICS, mean, percentile
 
@@ -43,6 +43,10 @@ class QuestionResult:
     answer_text: str = ""
     retrieved: list[dict] = field(default_factory=list)  # top chunks: title, snippet, relevant
     support: AnswerSupport | None = None
+    answered_by: str = ""  # the answerer that actually answered (an LLM run's fallback says "extractive")
+    fallback: bool = False  # the configured answerer failed and another one answered
+    notice: str = ""  # the answer's notice (why it fell back, what was removed)
+    abstain_justified: float | None = None  # abstained: 1.0 when the retrieved text does not support a gold answer
     kind: str = ""  # the question's kind, when its dataset labels kinds
     language: str = ""  # "ja" or "en": the question's own language
     correct: bool | None = None  # the right outcome (eval/kinds.py); None when not judged
@@ -64,7 +68,11 @@ class QuestionResult:
     def compact(self) -> dict:
         """The per-question values compare needs (short keys keep results.json small)."""
         out = {"id": self.id, "rank": self.rank, "abstained": self.abstained, "ms": round(self.latency_ms, 2)}
-        for key in ("em", "f1", "contains", "grounded"):
+        if self.answered_by:
+            out["by"] = self.answered_by
+        if self.fallback:
+            out["fallback"] = True
+        for key in ("em", "f1", "contains", "grounded", "abstain_justified"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = round(value, 4)
@@ -82,6 +90,9 @@ class QuestionResult:
             "id": self.id,
             "rank": self.rank,
             "abstained": self.abstained,
+            "answered_by": self.answered_by,
+            "fallback": self.fallback,
+            "notice": self.notice[:300],
             "kind": self.kind,
             "leaked": list(self.leaked),
             "answer": self.answer_text[:400],
@@ -107,14 +118,15 @@ def run_metrics(questions: Sequence[QuestionResult], assessments: Sequence[Answe
             "correct_abstain": mean([float(q.abstained) for q in unanswerable]) if unanswerable else None,
             "abstain_rate": mean([float(q.abstained) for q in questions]),
             "false_abstain_rate": mean([float(q.abstained) for q in questions if q.answerable]),
+            "fallback_rate": mean([float(q.fallback) for q in questions]),
+            # Abstentions the retrieved text justified (no gold answer supported by it), over judged abstentions.
+            "abstain_quality": mean([q.abstain_justified for q in questions if q.abstain_justified is not None]),
             # The right outcome (eval/kinds.py) over every question, and answers that listed an unreadable source.
             "outcome_accuracy": mean([float(q.correct) for q in questions if q.correct is not None]),
             "leaks": sum(1 for q in questions if q.leaked),
         }
     )
-    grounded = summarize(assessments) if assessments else dict.fromkeys(
-        ("groundedness", "groundedness_strict", "groundedness_any_source", "citation_precision", "citation_recall")
-    )
+    grounded = summarize(assessments) if assessments else dict.fromkeys(GROUNDEDNESS_METRICS)
     metrics.update(grounded)
     metrics.update(
         {
@@ -140,6 +152,26 @@ def run_record(strategy: str, retriever: str, answerer: str, judge: str, questio
         "failures": [q.drill_down() for q in failures[:MAX_FAILURES_PER_RUN]],
         "per_kind": per_kind(questions),
         "per_question": [q.compact() for q in questions],
+    }
+
+
+MOSTLY = 0.5  # a run where more than this share of answers fell back is marked as a fallback run
+
+
+def answer_integrity(questions: Sequence[QuestionResult]) -> dict:
+    """Who actually answered a run: counts per answerer, fallbacks and their notices, and whether most fell back."""
+    answered_by: dict[str, int] = {}
+    for q in questions:
+        answered_by[q.answered_by or "unknown"] = answered_by.get(q.answered_by or "unknown", 0) + 1
+    fallbacks = [q for q in questions if q.fallback]
+    notices: dict[str, int] = {}
+    for q in fallbacks:
+        notices[q.notice] = notices.get(q.notice, 0) + 1
+    return {
+        "answered_by": answered_by,
+        "fallbacks": len(fallbacks),
+        "fallback_notices": [{"notice": n, "count": c} for n, c in sorted(notices.items(), key=lambda kv: -kv[1])[:3]],
+        "mostly_fallback": bool(questions) and len(fallbacks) > MOSTLY * len(questions),
     }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from core.errors import EvalError, LLMUnavailableError
 from core.types import PUBLIC, Answer, ScoredChunk
 from eval.datasets import EvalDataset, EvalExample
-from eval.groundedness import AnswerSupport, assess_answer
+from eval.groundedness import GROUNDEDNESS_METRICS, AnswerSupport, assess_abstention, assess_answer
 from eval.indexes import EvalIndexes
 from chat.rewrite import document_language
 from eval.kinds import judge_outcome, readable_by
@@ -34,7 +34,7 @@ from eval.metrics import (
     ranking_metrics,
     span_overlap,
 )
-from eval.results import RESULTS_VERSION, QuestionResult, run_metrics, run_record
+from eval.results import RESULTS_VERSION, QuestionResult, answer_integrity, run_metrics, run_record
 from retrieval.hybrid import MODES
 from retrieval.tokenize import has_japanese
 
@@ -131,6 +131,7 @@ class EvalRunner:
         questions: list[QuestionResult] = []
         assessments: list[AnswerSupport] = []
         rankings: dict[str, list[str]] = {}
+        verdicts_before = dict(getattr(self.scorer, "verdicts", {}))
         for i, example in enumerate(examples):
             self.on_progress(label, i, len(examples))
             t0 = time.perf_counter()
@@ -147,6 +148,8 @@ class EvalRunner:
                 if result.support is not None:
                     assessments.append(result.support)
                     result.grounded = result.support.supported_fraction
+            elif self.scorer is not None:
+                result.abstain_justified = self._assess_abstention(example, hits)
             questions.append(result)
         self.on_progress(label, len(examples), len(examples))
         # An unanswerable question with a gold document (restricted, asked by someone who may not read it) is
@@ -157,7 +160,26 @@ class EvalRunner:
             for question, value in zip(with_evidence, values):
                 question.ranking[metric] = value
         metrics = run_metrics(questions, assessments)
-        return run_record(strategy, mode, self.answerer.name, self.config.judge, questions, metrics)
+        record = run_record(strategy, mode, self.answerer.name, self.config.judge, questions, metrics)
+        record.update(answer_integrity(questions))
+        self._judge_integrity(record, verdicts_before)
+        return record
+
+    def _judge_integrity(self, record: dict, before: dict) -> None:
+        """The LLM judge's verdict paths for this run; its groundedness withheld when most were unparseable."""
+        from eval.judge import verdict_refusal
+
+        after = getattr(self.scorer, "verdicts", None)
+        if after is None:
+            return
+        # The verdicts this run's questions took (the judge is shared by every run of the eval).
+        counts = {path: after[path] - before.get(path, 0) for path in after}
+        record["judge_verdicts"] = counts
+        refusal = verdict_refusal(counts)
+        if refusal:
+            logger.warning("%s x %s: %s", record["strategy"], record["retriever"], refusal)
+            record["groundedness_refused"] = refusal
+            record["metrics"].update(dict.fromkeys(GROUNDEDNESS_METRICS))
 
     def _principals(self, example: EvalExample) -> tuple[str, ...]:
         """Ask as the asker: with the corpus's own directory where it has one, else Kura's identity store."""
@@ -180,6 +202,10 @@ class EvalRunner:
             abstained=answer.abstained,
             span=span_overlap(example, [h.chunk for h in hits]),
             answer_text=answer.text,
+            answered_by=answer.answerer,
+            # The configured answerer did not answer: an LLM run's extractive fallback (its notice says why).
+            fallback=answer.answerer != self.answerer.name,
+            notice=answer.notice,
             retrieved=[
                 {
                     "title": h.chunk.title,
@@ -205,6 +231,15 @@ class EvalRunner:
         except LLMUnavailableError as exc:
             # One failed judge call must not throw away a long run: the answer goes unscored.
             logger.warning("groundedness not scored for one answer: %s", exc)
+            return None
+
+    def _assess_abstention(self, example: EvalExample, hits: list[ScoredChunk]) -> float | None:
+        try:
+            golds = list(example.answers) or ([example.reference_answer] if example.reference_answer else [])
+            chunks = [h.chunk for h in hits[: self.settings.top_k]]
+            return assess_abstention(example.question, golds, example.answerable, chunks, self.scorer, self.threshold)
+        except LLMUnavailableError as exc:
+            logger.warning("abstention not judged for one question: %s", exc)
             return None
 
     def _results(self, runs: list[dict], indexes: dict, seconds: float) -> dict:

@@ -44,6 +44,7 @@ class IndexStats:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     failures: list[DocumentFailure] = field(default_factory=list)
+    summaries: dict = field(default_factory=dict)  # the LLM summarizer's calls and rejected replies, when one ran
 
     @property
     def documents_seen(self) -> int:
@@ -59,7 +60,11 @@ class IndexStats:
             f"{self.documents_added} added, {self.documents_updated} updated, {self.documents_deleted} deleted, "
             f"{self.documents_unchanged} unchanged, {self.documents_failed} failed; "
             f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
-        )
+        ) + self._summaries_note()
+
+    def _summaries_note(self) -> str:
+        rejected = self.summaries.get("rejected")
+        return f"; {rejected} LLM summaries rejected (offline summary used)" if rejected else ""
 
 
 class IndexPipeline:

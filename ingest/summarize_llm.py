@@ -11,7 +11,15 @@ prompt text, model, length limit, and the document's title and text (not its
 URL or permissions, which do not change what it says). An unchanged document
 is never sent twice, across incremental runs and full rebuilds alike.
 
-When the endpoint fails after the SDK's retries the document's chunking fails
+Every reply passes a quality gate (``chat.llm_output.check_output``) before it
+is used: empty output, chat-template or control tokens (``<<SYS>>``, ``[INST]``,
+``<|im_start|>`` ...), text that mostly copies the prompt or the document, and
+output over the length limit (a server ignoring ``max_tokens``) are rejected and
+the document gets the offline extractive summary instead; rejections are counted
+by reason (``stats()``, reported in the ingest result). Against a base model with
+no chat template, 21 of 37 replies were the template's ``<<SYS>>`` and 4 were empty.
+
+When the endpoint fails after the client's retries the document's chunking fails
 (a per-document failure the pipeline records; an incremental run keeps the
 old chunks and retries next time), rather than silently indexing a different
 kind of summary under this summarizer's signature. After three failures in a
@@ -22,9 +30,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+from chat.llm_client import LLMClient, LLMStatusError
+from chat.llm_output import check_output
 from core.errors import ConfigError, LLMUnavailableError
 from core.settings import Settings
 from core.tokens import encoding_for_model
@@ -34,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 PROMPT_DIR = Path(__file__).resolve().parent / "prompts" / "summary"
 _FAIL_FAST_AFTER = 3
+_PLACEHOLDER = re.compile(r"\{(?:title|text)\}")
 
 
 def load_prompt(version: str, directory: Path = PROMPT_DIR) -> tuple[str, str]:
@@ -72,11 +85,11 @@ class SummaryCache:
 
 
 class LLMSummarizer:
-    """A short summary per document through the ``openai`` client."""
+    """A short summary per document through ``LLMClient``; unusable replies fall back to the offline summary."""
 
     def __init__(
         self,
-        client,
+        client: LLMClient,
         *,
         model: str,
         cache: SummaryCache,
@@ -84,8 +97,12 @@ class LLMSummarizer:
         context_tokens: int = 8000,
         prompt_version: str = "v1",
         temperature: float = 0.0,
+        fallback=None,
     ) -> None:
+        from ingest.summarize import ExtractiveSummarizer
+
         self.client = client
+        self.fallback = fallback or ExtractiveSummarizer(max_tokens=max_tokens)
         self.model = model
         self.cache = cache
         self.max_tokens = max_tokens
@@ -99,27 +116,36 @@ class LLMSummarizer:
         self._failures_in_row = 0
         self.requests = 0  # calls made to the endpoint (tests and the run summary count them)
         self.cache_hits = 0
+        self.rejected: Counter[str] = Counter()  # replies the quality gate turned down, by reason
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LLMSummarizer":
-        import openai
+        from ingest.summarize import ExtractiveSummarizer
 
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
-        client = openai.OpenAI(
-            base_url=settings.llm_base_url,
-            api_key=key,
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+        fallback = ExtractiveSummarizer(
+            max_sentences=settings.summary_sentences,
+            max_tokens=settings.summary_max_tokens,
+            encoding=settings.tokenizer_encoding,
         )
         return cls(
-            client,
+            LLMClient.from_settings(settings),
             model=settings.llm_model,
             cache=SummaryCache(settings.cache_dir / "summaries"),
             max_tokens=settings.summary_max_tokens,
             context_tokens=settings.llm_context_tokens,
             prompt_version=settings.summary_prompt_version,
             temperature=settings.llm_temperature,
+            fallback=fallback,
         )
+
+    def stats(self) -> dict:
+        """This run's calls, cache hits and rejected replies (each replaced by the offline summary)."""
+        return {
+            "requests": self.requests,
+            "cache_hits": self.cache_hits,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(self.rejected),
+        }
 
     def cache_key(self, document: Document) -> str:
         return content_hash("\x1f".join([self.signature, document.title, document.text]))
@@ -137,8 +163,6 @@ class LLMSummarizer:
         return summary
 
     def _ask(self, document: Document) -> str:
-        import openai
-
         if self._failures_in_row >= _FAIL_FAST_AFTER:
             raise LLMUnavailableError(f"summary skipped: the LLM endpoint failed {self._failures_in_row} times in a row")
         messages = [
@@ -147,19 +171,36 @@ class LLMSummarizer:
         ]
         self.requests += 1
         try:
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=self.max_tokens, temperature=self.temperature
-            )
-        except openai.AuthenticationError as exc:
-            raise ConfigError("the LLM endpoint rejected the API key (KURA_LLM_API_KEY)") from exc
-        except openai.OpenAIError as exc:
-            self._failures_in_row += 1
-            logger.warning("summary request failed for %s %s: %s", document.source, document.source_id,
-                           exc.__class__.__name__)
-            raise LLMUnavailableError(f"the LLM endpoint failed: {exc.__class__.__name__}") from exc
+            completion = self.client.complete(messages, max_tokens=self.max_tokens, temperature=self.temperature)
+        except LLMStatusError as exc:
+            if exc.status_code in (401, 403):
+                raise ConfigError("the LLM endpoint rejected the API key (KURA_LLM_API_KEY)") from exc
+            self._failed(document, exc)
+            raise
+        except LLMUnavailableError as exc:
+            self._failed(document, exc)
+            raise
         self._failures_in_row = 0
-        content = (response.choices[0].message.content or "") if response.choices else ""
-        return self._bounded(" ".join(content.split()))
+        summary = " ".join(completion.text.split())
+        reason = self._rejection(summary, document)
+        if reason is None:
+            return summary
+        self.rejected[reason] += 1
+        logger.info("LLM summary of %s %s rejected (%s): the offline summary is used",
+                    document.source, document.source_id, reason)
+        return self.fallback.summarize(document)
+
+    def _failed(self, document: Document, exc: Exception) -> None:
+        self._failures_in_row += 1
+        logger.warning("summary request failed for %s %s: %s", document.source, document.source_id, exc)
+
+    def _rejection(self, summary: str, document: Document) -> str | None:
+        """Why the reply is no summary (see ``check_output``), or None."""
+        instructions = [self.system, _PLACEHOLDER.sub(" ", self.user_template)]
+        # tiktoken counts a local model's text up to ~30% off its own tokenizer: only a reply well past the
+        # limit means the server ignored max_tokens.
+        too_long = len(self._encoding.encode(summary, disallowed_special=())) > 1.5 * self.max_tokens
+        return check_output(summary, prompt=instructions, document=document.text) or ("too_long" if too_long else None)
 
     def _user_message(self, document: Document) -> str:
         # Room for the document: the context budget minus the prompt and the reply.
@@ -169,7 +210,3 @@ class LLMSummarizer:
         text = document.text if len(ids) <= room else self._encoding.decode(ids[:room])
         # str.replace, not str.format: documents are full of braces.
         return self.user_template.replace("{title}", document.title).replace("{text}", text)
-
-    def _bounded(self, text: str) -> str:
-        ids = self._encoding.encode(text, disallowed_special=())
-        return text if len(ids) <= self.max_tokens else self._encoding.decode(ids[: self.max_tokens]).strip()

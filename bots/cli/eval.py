@@ -53,7 +53,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.json, report.md and report.html."),
     corpus: str = typer.Option("article", "--corpus", help="SQuAD data: article (one document per article) or paragraph."),
     strategies: Optional[str] = typer.Option(
-        None, "--strategies", help="Comma-separated chunking strategies, NAME or NAME:SIZE[/OVERLAP] (default: KURA_CHUNK_STRATEGY)."
+        None, "--strategies", help="Comma-separated chunking strategies, NAME or NAME:SIZE or NAME:SIZE/OVERLAP (default: KURA_CHUNK_STRATEGY)."
     ),
     retrievers: str = typer.Option("bm25,dense,hybrid", "--retrievers", help="Comma-separated retriever modes."),
     answerer: str = typer.Option("extractive", "--answerer", help="extractive or llm."),

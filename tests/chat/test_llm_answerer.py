@@ -162,6 +162,49 @@ def test_stream_of_not_found_shows_nothing_but_the_final_answer(fake):
     assert deltas == [] and final.abstained
 
 
+def test_stream_shows_only_supported_sentences_the_final_answer_keeps_them_all(fake):
+    unsupported = "Employees also get a 500 EUR home-office budget every year [1]."
+    fake.script(Reply(f"Employees may work remotely up to 3 days per week [1]. {unsupported} "
+                      "Requests go to your manager in Workday [1]."))
+    *deltas, final = answerer(fake).stream(QUESTION, CORPUS)  # mark mode
+    assert not any(UNVERIFIED_MARK in d or "500 EUR" in d for d in deltas)  # nothing unverified while streaming
+    assert len(deltas) == 2 and all(d.strip() in final.text for d in deltas)  # all shown stays in the answer
+    assert f"budget every year [1]. {UNVERIFIED_MARK}" in final.text
+
+
+TEMPLATE_ECHO = (
+    "[INST] <<SYS>>\nYou answer questions about internal documents. Cite sources as [1].\n<</SYS>>\n\n"
+    "<document id=\"1\" title=\"Remote work\">Employees may work remotely up to 3 days per week. [/INST]"
+)
+
+
+def test_stream_of_a_template_echo_shows_nothing_and_ends_not_found(fake):
+    # What a base model behind llama.cpp's fallback chat format sent back: the template, then a copied document.
+    fake.script(Reply(TEMPLATE_ECHO, chunk_delay_s=0.005))
+    *deltas, final = answerer(fake).stream(QUESTION, CORPUS)
+    assert deltas == [] and final.abstained
+
+
+def test_a_supported_sentence_carrying_control_tokens_is_dropped(fake):
+    fake.script("<start_of_turn>model Employees may work remotely up to 3 days per week [1]. "
+                "Requests go to your manager in Workday [1].")
+    *deltas, final = answerer(fake).stream(QUESTION, CORPUS)
+    assert deltas == ["Requests go to your manager in Workday [1]."] and final.text == deltas[0]
+    assert "removed by Kura's checks" in final.notice
+    fake.script("Employees may work remotely up to 3 days per week [1]. <|im_end|>Requests go to HR [1].")
+    answer = answerer(fake).answer(QUESTION, CORPUS)
+    assert "<|" not in answer.text and answer.text.startswith("Employees may work remotely")
+
+
+def test_stream_hides_reasoning_of_any_spelling(fake):
+    fake.script(Reply("<Thinking>Maybe it is 5 days [1]. Let me check.</THINKING>" + GOOD, chunk_delay_s=0.002))
+    *deltas, final = answerer(fake).stream(QUESTION, CORPUS)
+    assert "".join(deltas) == GOOD == final.text
+    fake.script(Reply("<think>The answer is 5 days [1]. I ran out of budget"))  # unclosed: nothing to show
+    *deltas, final = answerer(fake).stream(QUESTION, CORPUS)
+    assert deltas == [] and final.abstained
+
+
 def test_stream_abstains_without_a_call(fake):
     items = list(answerer(fake).stream("What is on the cafeteria menu on Fridays?", CORPUS))
     assert items[0] == NOT_FOUND_EN and items[-1].abstained and fake.completion_requests == []
@@ -178,20 +221,21 @@ def test_stream_cut_off_falls_back_to_the_extractive_answer(fake):
 
 
 @pytest.mark.parametrize(
-    ("replies", "reason"),
+    ("replies", "reason", "requests"),
     [
-        ([Reply(status=500, retry_after_s=0.01)] * 2, "HTTP 500 after 1 retries"),
-        ([Reply(status=429, retry_after_s=0.01)] * 2, "429"),
-        ([Reply(GOOD, delay_s=1.0)] * 2, "did not answer within 0.3s"),
+        ([Reply(status=503, retry_after_s=0.01)] * 2, "HTTP 503 after 1 retries", 2),
+        ([Reply(status=429, retry_after_s=0.01)] * 2, "429", 2),
+        ([Reply(status=500)] * 2, "HTTP 500", 1),  # not retried: the server may have been computing it
+        ([Reply(GOOD, delay_s=1.0)] * 2, "sent no first token within 0.3s", 1),  # not retried either
     ],
 )
-def test_unavailable_llm_falls_back_to_a_cited_extractive_answer(fake, replies, reason):
+def test_unavailable_llm_falls_back_to_a_cited_extractive_answer(fake, replies, reason, requests):
     fake.script(*replies)
-    answer = answerer(fake, llm_timeout_s=0.3).answer(QUESTION, CORPUS)
+    answer = answerer(fake, llm_first_token_timeout_s=0.3).answer(QUESTION, CORPUS)
     assert answer.answerer == "extractive" and not answer.abstained
     assert answer.sentences and all(s.citations for s in answer.sentences) and answer.sources
     assert "The LLM was unavailable" in answer.notice and reason in answer.notice
-    assert len(fake.completion_requests) == 2  # one retry, bounded
+    assert len(fake.completion_requests) == requests
 
 
 def test_rejected_api_key_falls_back_and_says_what_to_fix(fake):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chat.llm_client import LLMClient
+from chat.llm_client import LLMClient, LLMStatusError
 from core.errors import ConfigError, LLMUnavailableError
 from tests.fakes.fake_openai import Reply
 
@@ -47,20 +47,105 @@ def test_429_then_success_is_retried(fake):
     assert len(fake.completion_requests) == 2
 
 
-def test_5xx_retries_are_bounded_then_unavailable(fake):
-    fake.script(*[Reply(status=500, retry_after_s=0.01) for _ in range(5)])
-    with pytest.raises(LLMUnavailableError, match="HTTP 500 after 2 retries"):
+def test_refusals_are_retried_with_a_bound_then_unavailable(fake):
+    fake.script(*[Reply(status=503, retry_after_s=0.01) for _ in range(5)])
+    with pytest.raises(LLMUnavailableError, match="HTTP 503 after 2 retries"):
         client_for(fake, max_retries=2).complete(MESSAGES)
     assert len(fake.completion_requests) == 3  # the first try and two retries, no more
 
 
-def test_timeouts_are_retried_then_unavailable(fake):
+def test_a_500_is_not_sent_again(fake):
+    # The server may have computed (part of) it: a retry would make it compute the request twice.
+    fake.script(Reply(status=500), "ok")
+    with pytest.raises(LLMStatusError, match="HTTP 500") as info:
+        client_for(fake, max_retries=2).complete(MESSAGES)
+    assert info.value.status_code == 500 and len(fake.completion_requests) == 1
+
+
+def test_requests_stream_by_default_and_complete_assembles_the_text(fake):
+    fake.script("one two three", "four")
+    assert client_for(fake).complete(MESSAGES).text == "one two three"
+    assert fake.completion_requests[0]["stream"] is True
+    assert client_for(fake, stream=False).complete(MESSAGES).text == "four"
+    assert not fake.completion_requests[1].get("stream")
+
+
+def test_no_first_token_in_time_fails_fast_and_is_not_retried(fake):
+    # Headers and the role event come at once; the first token would come after 2 s.
+    fake.script(Reply("late answer", chunk_delay_s=2.0), "second")
+    # The watchdog's message (the socket's own read timeout would say "broke off") proves what cut it.
+    with pytest.raises(LLMUnavailableError, match="sent no first token within 0.3s \\(the request was closed"):
+        client_for(fake, first_token_timeout_s=0.3, idle_timeout_s=5.0, max_retries=2).complete(MESSAGES)
+    assert len(fake.completion_requests) == 1
+
+
+def test_headers_that_never_come_count_as_no_first_token(fake):
+    fake.script(Reply("late", delay_s=2.0))
+    with pytest.raises(LLMUnavailableError, match="sent no first token within 0.3s \\(not retried"):
+        client_for(fake, first_token_timeout_s=0.3, idle_timeout_s=0.3, max_retries=2).complete(MESSAGES)
+    assert len(fake.completion_requests) == 1
+
+
+def test_a_slow_but_steady_stream_is_not_cut_by_a_whole_answer_limit(fake):
+    # 8 tokens 0.15 s apart = 1.2 s in all, longer than any per-token limit here: it must still complete.
+    fake.script(Reply("a b c d e f g h", chunk_delay_s=0.15))
+    client = client_for(fake, first_token_timeout_s=0.5, idle_timeout_s=0.5, timeout_s=0.5)
+    assert client.complete(MESSAGES).text == "a b c d e f g h"
+
+
+def test_a_stream_gone_quiet_is_closed_so_the_server_stops(fake):
+    fake.script(Reply("one two three four five six", stall_after_chunks=2, stall_s=3.0))
+    received = []
+    # The socket's own backstop (5 s) is longer than the stall: only the idle watchdog can end this early.
+    with pytest.raises(LLMUnavailableError, match="no next token within 0.4s"):
+        for delta in client_for(fake, first_token_timeout_s=5.0, idle_timeout_s=0.4).stream(MESSAGES):
+            received.append(delta)
+    assert received == ["one ", "two "]
+    time.sleep(3.2)  # the server wakes up: its writes meet a closed connection, so it stops
+    assert fake.content_events_sent <= 3  # one write may still land in the socket buffer; never all 6
+
+
+def test_a_consumer_that_stops_reading_closes_the_connection(fake):
+    fake.script(Reply(" ".join(["w"] * 30), chunk_delay_s=0.05))
+    stream = client_for(fake).stream(MESSAGES)
+    for i, _ in enumerate(stream):
+        if i == 2:
+            break
+    stream.close()
+    time.sleep(0.5)
+    assert fake.content_events_sent < 10
+
+
+def test_non_streaming_timeout_is_not_retried(fake):
     fake.script(Reply("late", delay_s=1.0), Reply("late", delay_s=1.0))
-    started = time.perf_counter()
     with pytest.raises(LLMUnavailableError, match="did not answer within 0.2s"):
-        client_for(fake, timeout_s=0.2, max_retries=1).complete(MESSAGES)
-    assert time.perf_counter() - started < 3.0
-    assert len(fake.completion_requests) == 2
+        client_for(fake, stream=False, timeout_s=0.2, max_retries=1).complete(MESSAGES)
+    assert len(fake.completion_requests) == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<think>The user wants hours.</think>Open 9-5 [1].",
+        "<THINKING>\nlong\nthoughts</Thinking>\n\nOpen 9-5 [1].",
+        "Hidden reasoning without an opening tag </think>Open 9-5 [1].",
+    ],
+)
+def test_reasoning_is_stripped_from_completions_and_streams(fake, raw):
+    fake.script(raw, raw)
+    completion = client_for(fake).complete(MESSAGES)
+    assert completion.text == "Open 9-5 [1]." and completion.raw_text == raw
+    stream = client_for(fake).stream(MESSAGES)
+    deltas = list(stream)
+    assert stream.text == "Open 9-5 [1]."
+    if raw.startswith("<"):  # an opening tag: nothing of the reasoning is ever yielded
+        assert "".join(deltas) == "Open 9-5 [1]."
+
+
+def test_an_unclosed_reasoning_block_yields_no_text(fake):
+    fake.script("<think>still thinking when the budget ran out", "<think>x</think>done")
+    assert client_for(fake).complete(MESSAGES).text == ""
+    assert client_for(fake, stream=False).complete(MESSAGES).text == "done"
 
 
 def test_wrong_api_key_is_not_retried_and_the_message_names_the_setting(fake):
@@ -75,6 +160,15 @@ def test_endpoint_down_is_unavailable(fake):
     fake.stop()
     with pytest.raises(LLMUnavailableError, match="could not connect"):
         client.complete(MESSAGES)
+
+
+def test_a_refused_connection_is_retried_it_never_reached_a_server(fake):
+    client = client_for(fake, max_retries=2)
+    fake.stop()
+    started = time.perf_counter()
+    with pytest.raises(LLMUnavailableError, match="could not connect .* after 2 retries"):
+        client.complete(MESSAGES)
+    assert time.perf_counter() - started >= 1.4  # backoff 0.5 s + 1 s
 
 
 def test_stream_cut_off_midway_is_unavailable(fake):

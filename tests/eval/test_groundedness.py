@@ -95,3 +95,19 @@ def test_with_the_offline_scorer_an_invented_figure_is_unsupported():
     result = assess_answer(answer, [A, B], scorer, threshold=0.5)
     assert result.supported_fraction == 0.5
     assert [s.citation_supports[2] for s in result.sentences] == [True, False]
+
+
+def test_abstentions_are_judged_against_the_gold_answer():
+    from eval.groundedness import assess_abstention
+
+    scorer = OfflineSupportScorer()
+    remote = chunk("d", "Employees may work remotely up to 3 days per week. Requests go to the manager.", 0)
+    vpn = chunk("v", "Install Hoshi Connect to use the VPN from home.", 0)
+    question = "How many days per week can employees work remotely?"
+    # The answer was retrieved: abstaining was wrong.
+    assert assess_abstention(question, ["3 days per week"], True, [remote], scorer, 0.5) == 0.0
+    # Only unrelated text was retrieved: abstaining was right.
+    assert assess_abstention(question, ["3 days per week"], True, [vpn], scorer, 0.5) == 1.0
+    # An unanswerable question's abstention is right by its label; no gold means nothing to judge.
+    assert assess_abstention(question, [], False, [remote], scorer, 0.5) == 1.0
+    assert assess_abstention(question, [], True, [remote], scorer, 0.5) is None

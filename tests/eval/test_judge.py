@@ -6,12 +6,12 @@ import math
 
 import pytest
 
+from chat.llm_client import LLMClient
 from core.errors import ConfigError, LLMUnavailableError
 from core.settings import Settings
-from core.tokens import encoding_for_model
 from core.types import Answer, AnswerSentence, ScoredChunk, Source
 from eval.groundedness import assess_answer
-from eval.judge import LLMJudge, parse_claims, yes_probability
+from eval.judge import LLMJudge, parse_claims, parse_verdict, verdict_refusal, yes_probability
 from tests.eval.helpers import chunk
 from tests.fakes.fake_openai import FakeOpenAI, Reply
 
@@ -19,11 +19,12 @@ SOURCE = "Employees may work remotely up to 3 days per week. Requests go to the 
 
 
 def _settings(fake: FakeOpenAI, **extra) -> Settings:
-    return Settings(llm_base_url=fake.base_url, llm_api_key=fake.api_key, llm_max_retries=0, llm_model="gpt-4o-mini", **extra)
+    values = {"llm_base_url": fake.base_url, "llm_api_key": fake.api_key, "llm_max_retries": 0, "llm_model": "gpt-4o-mini"}
+    return Settings(**{**values, **extra})
 
 
 def _is_verdict(request) -> bool:
-    return request.get("max_tokens") == 1
+    return "Answer Yes or No" in request["messages"][-1]["content"]
 
 
 def _responder(claims: dict[str, str], verdicts: dict[str, tuple[float, float]], *, logprobs: bool = True):
@@ -54,10 +55,8 @@ def test_claim_score_is_p_yes_over_p_yes_plus_p_no_from_logprobs():
         assert score == pytest.approx(0.8 / 0.95, rel=1e-6)
         assert judge.logprob_replies == 1
         verdict = next(r for r in fake.completion_requests if _is_verdict(r))
-    encoding = encoding_for_model("gpt-4o-mini")
-    yes, no = encoding.encode("Yes")[0], encoding.encode("No")[0]
-    assert verdict["logprobs"] is True and verdict["top_logprobs"] == 5 and verdict["max_tokens"] == 1
-    assert verdict["logit_bias"] == {str(yes): 100, str(no): 100}
+    # No tokenizer-specific ids: nothing that would name other tokens in another model's vocabulary.
+    assert verdict["logprobs"] is True and verdict["top_logprobs"] == 20 and "logit_bias" not in verdict
     assert verdict["model"] == "gpt-4o-mini"
     # sources are quoted as data
     assert f"<document>\n{SOURCE}\n</document>" in verdict["messages"][-1]["content"]
@@ -131,3 +130,72 @@ def test_parsing_helpers():
     assert parse_claims("- a\n\n* b\n1. c\n• d", 3) == ["a", "b", "c"]
     assert yes_probability([(" yes", math.log(0.3)), ("YES", math.log(0.1)), ("No", math.log(0.4))]) == pytest.approx(0.5)
     assert yes_probability([("Maybe", -0.1)]) is None
+    # SentencePiece, byte-level BPE and WordPiece spellings of the same words
+    assert yes_probability([("▁Yes", math.log(0.6)), ("Ġno", math.log(0.2)), ("##NO", math.log(0.2))]) == pytest.approx(0.6)
+    assert yes_probability([("▁Fund", -0.1), ("▁short", -0.2)]) is None  # what tiktoken's Yes/No ids name in Gemma
+    assert parse_verdict("**Yes**, the documents say so.") == 1.0 and parse_verdict("Answer: no") == 0.0
+    assert parse_verdict("\n いいえ。") == 0.0 and parse_verdict("[INST] <<SYS>>") is None and parse_verdict("") is None
+    assert parse_verdict("Nope") is None and parse_verdict("Yesterday it was") is None
+
+
+def _sentence_answer(text: str):
+    return {text: f"- {text}"}
+
+
+def test_a_foreign_tokenizer_is_read_by_token_strings_and_gets_no_logit_bias():
+    claim = "Employees may work remotely 3 days a week."
+    with FakeOpenAI(tokenizer="sentencepiece", responder=_responder(_sentence_answer(claim), {claim: (0.7, 0.2)})) as fake:
+        judge = LLMJudge(_settings(fake, llm_model="gemma-3-270m"))
+        assert judge.score(claim, [SOURCE]) == pytest.approx(0.7 / 0.9, rel=1e-6)
+        verdict = next(r for r in fake.completion_requests if _is_verdict(r))
+        top = [t for t in fake_top_tokens(fake, judge, claim)]
+    assert judge.verdicts == {"logprob": 1, "text": 0, "unparseable": 0}
+    assert "logit_bias" not in verdict  # the fake answers 400 to logit_bias in this mode
+    assert "▁Yes" in top and "Yes" not in top  # the fake really spoke SentencePiece pieces
+
+
+def fake_top_tokens(fake, judge, claim):
+    """The alternatives the fake returns for a verdict, as a client sees them."""
+    client = LLMClient(fake.base_url, model="gemma-3-270m", api_key=fake.api_key)
+    messages = [{"role": "user", "content": f"Claim: {claim}\n\nIs it supported? Answer Yes or No."}]
+    completion = client.complete(messages, max_tokens=5, logprobs=True, top_logprobs=20)
+    return [t.token for t in completion.logprobs[0].top_logprobs]
+
+
+def test_leading_space_pieces_are_skipped_to_the_first_word():
+    claim = "Requests go to the manager."
+    reply = Reply("\n▁No", token_logprobs=[("\n", -0.01, {}), ("▁No", math.log(0.75), {"▁Yes": math.log(0.25)})])
+    with FakeOpenAI(responder=lambda r: reply if _is_verdict(r) else Reply(f"- {claim}")) as fake:
+        judge = LLMJudge(_settings(fake))
+        assert judge.score(claim, [SOURCE]) == pytest.approx(0.25)
+    assert judge.verdicts["logprob"] == 1
+
+
+def test_an_endpoint_that_refuses_logprobs_is_judged_by_text_and_not_asked_again():
+    claims = {"A.": "- A.", "B.": "- B."}
+    with FakeOpenAI(logprobs_error=True, responder=_responder(claims, {"A.": (0.9, 0.1), "B.": (0.1, 0.9)}, logprobs=False)) as fake:
+        judge = LLMJudge(_settings(fake))
+        assert judge.score("A.", [SOURCE]) == 1.0 and judge.score("B.", [SOURCE]) == 0.0
+        asked = [r for r in fake.completion_requests if r.get("logprobs")]
+    assert len(asked) == 1 and not judge.logprobs_supported
+    assert judge.verdicts == {"logprob": 0, "text": 2, "unparseable": 0}
+
+
+def test_unparseable_verdicts_are_counted_and_most_of_them_refuse_a_figure():
+    template_echo = Reply("[INST] <<SYS>>", logprobs=False)
+    with FakeOpenAI(responder=lambda r: template_echo if _is_verdict(r) else Reply("- A.")) as fake:
+        judge = LLMJudge(_settings(fake))
+        assert judge.score("A.", [SOURCE]) == 0.0
+    assert judge.verdicts == {"logprob": 0, "text": 0, "unparseable": 1}
+    assert "1 of 1 judge verdicts" in verdict_refusal(judge.verdicts)
+    assert verdict_refusal({"logprob": 5, "text": 1, "unparseable": 5}) is None  # not most
+    assert verdict_refusal({"logprob": 0, "text": 0, "unparseable": 0}) is None
+
+
+def test_a_reasoning_judge_is_read_after_its_thoughts():
+    reply = Reply("<think>No wait, the document says 3 days.</think>Yes", logprobs=False)
+    with FakeOpenAI(responder=lambda r: reply if _is_verdict(r) else Reply("<think>split it</think>- A.")) as fake:
+        judge = LLMJudge(_settings(fake))
+        assert judge.claims("A.") == ("A.",)
+        assert judge.score("A.", [SOURCE]) == 1.0
+    assert judge.verdicts["text"] == 1

@@ -98,7 +98,7 @@ def test_llm_answerer_and_llm_judge_through_the_openai_client(tmp_path, embedder
 
     def respond(request):
         user = request["messages"][-1]["content"]
-        if request.get("max_tokens") == 1:  # a judge verdict: the claim is supported
+        if "Answer Yes or No" in user:  # a judge verdict: the claim is supported
             return Reply("Yes", token_logprobs=[("Yes", -0.05, {"No": -3.0})])
         if "Claims:" in user:  # decomposition: the sentence is one claim
             sentence = user.split("Sentence:", 1)[1].split("\n", 1)[0].strip()
@@ -115,12 +115,42 @@ def test_llm_answerer_and_llm_judge_through_the_openai_client(tmp_path, embedder
             dataset = load_dataset(tiny_squad)
             config = RunConfig(strategies=("tokens",), retrievers=("bm25",), answerer="llm", judge="llm")
             results = EvalRunner(kura, dataset, config).run()
-        verdicts = [r for r in fake.completion_requests if r.get("max_tokens") == 1]
+        verdicts = [r for r in fake.completion_requests if "Answer Yes or No" in r["messages"][-1]["content"]]
     run = results["runs"][0]
     assert run["answerer"] == "llm" and results["config"]["scorer"].startswith("llm-judge:fake-gpt:judge/v1@")
-    assert verdicts and all(r["logprobs"] and r["top_logprobs"] == 5 for r in verdicts)
+    assert verdicts and all(r["logprobs"] and r["top_logprobs"] == 20 for r in verdicts)
     assert run["metrics"]["groundedness"] == 1.0  # every claim judged supported with P(yes) ~0.95
     assert run["metrics"]["citation_precision"] == 1.0
+    assert run["judge_verdicts"]["logprob"] == len(verdicts) and run["judge_verdicts"]["unparseable"] == 0
+    assert run["answered_by"] == {"llm": len(dataset.examples)} and run["metrics"]["fallback_rate"] == 0.0
+    assert not run["mostly_fallback"]
+
+
+def test_a_run_with_the_endpoint_down_is_reported_as_fallback_not_as_llm(tmp_path, embedder, tiny_squad):
+    from eval.report import write_reports
+    from tests.fakes.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        base_url, key = fake.base_url, fake.api_key
+    # The fake is stopped: its port refuses connections, like an endpoint that is down.
+    settings = Settings(data_dir=tmp_path / "data", llm_base_url=base_url, llm_api_key=key, llm_model="fake-gpt",
+                        llm_max_retries=0)  # fmt: skip
+    with KuraApp(settings, embedder=embedder) as kura:
+        dataset = load_dataset(tiny_squad)
+        config = RunConfig(strategies=("tokens",), retrievers=("bm25",), answerer="llm", judge="offline")
+        results = EvalRunner(kura, dataset, config).run()
+    run = results["runs"][0]
+    # Every question the LLM was asked fell back; an abstention before any call is the LLM answerer's own.
+    fell_back = run["answered_by"]["extractive"]
+    assert set(run["answered_by"]) <= {"extractive", "llm"} and fell_back > len(dataset.examples) / 2
+    assert run["mostly_fallback"] and run["fallbacks"] == fell_back
+    assert run["metrics"]["fallback_rate"] == fell_back / len(dataset.examples)
+    assert "could not connect" in run["fallback_notices"][0]["notice"]
+    assert all(q.get("fallback", False) == (q["by"] == "extractive") for q in run["per_question"])
+    md, html = write_reports(results, tmp_path / "out")
+    text = md.read_text(encoding="utf-8")
+    assert "mostly fallbacks" in text and f"{run['metrics']['fallback_rate']:.0%} fell back" in text
+    assert "mostly fallbacks" in html.read_text(encoding="utf-8")
 
 
 def test_every_registered_strategy_is_evaluated_by_name(kura, tiny_squad):

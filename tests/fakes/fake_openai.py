@@ -20,7 +20,12 @@ What it reproduces of the real API:
   ``Retry-After`` / ``retry-after-ms``), 500, 503 ...;
 * slow responses (``delay_s`` before the headers, ``chunk_delay_s`` between stream
   events) to exercise client timeouts, and a stream cut off mid-way;
-* ``GET /v1/models``.
+* ``GET /v1/models``;
+* servers that are not OpenAI: ``tokenizer="sentencepiece"`` returns token strings
+  as SentencePiece pieces (``▁Yes``, words split into pieces) and answers 400 to
+  ``logit_bias`` (whose ids would name other tokens in a foreign vocabulary);
+  ``logprobs_error=True`` answers HTTP 500 to any request asking for logprobs
+  (llama.cpp's server started without ``logits_all``).
 
 Scripted replies are consumed in order; when none is left the ``default`` reply
 (or ``responder(request)``) answers.
@@ -54,6 +59,8 @@ class Reply:
     delay_s: float = 0.0  # before anything is sent (client timeouts)
     chunk_delay_s: float = 0.0  # between streamed events
     cut_after_chunks: int | None = None  # streaming: drop the connection after this many content events
+    stall_after_chunks: int | None = None  # streaming: go quiet for ``stall_s`` after this many content events
+    stall_s: float = 0.0
     finish_reason: str = "stop"
     model: str | None = None  # defaults to the requested model
     logprobs: bool = True  # False: answer logprobs=null even when asked (servers without logprobs)
@@ -69,6 +76,8 @@ class FakeOpenAI:
     default: Reply = field(default_factory=lambda: Reply("NOT_FOUND"))
     responder: Callable[[dict[str, Any]], Reply] | None = None
     logprobs_supported: bool = True
+    logprobs_error: bool = False  # True: HTTP 500 for a logprobs request, like llama.cpp without logits_all
+    tokenizer: str = "openai"  # "sentencepiece": foreign token strings, no logit_bias
     requests: list[dict[str, Any]] = field(default_factory=list)
     content_events_sent: int = 0  # streamed content events so far: lets tests see what arrived before the end
     _queue: deque = field(default_factory=deque)
@@ -121,13 +130,30 @@ class FakeOpenAI:
         return [r for r in self.requests if r.get("_path", "").endswith("/chat/completions")]
 
 
-def _token_entries(reply: Reply, top_n: int) -> list[dict[str, Any]]:
+def _sentencepiece(token: str, first: bool) -> list[str]:
+    """A token as SentencePiece pieces: a leading space (or the text's start) becomes "▁", long words split."""
+    word = token.strip()
+    if not word:
+        return ["▁"] if token else []
+    prefix = "▁" if token[:1].isspace() or first else ""
+    pieces = [word[i : i + 4] for i in range(0, len(word), 4)]  # a vocabulary that knows short pieces only
+    return [prefix + pieces[0], *pieces[1:]]
+
+
+def _token_entries(reply: Reply, top_n: int, tokenizer: str = "openai") -> list[dict[str, Any]]:
     """Per-token logprob entries in the API's shape, scripted or derived from the text."""
     if reply.token_logprobs is not None:
         items = reply.token_logprobs
     else:
         # Confident tokens: each piece of the reply with probability ~0.99, alternatives far behind.
         items = [(piece, -0.01, {}) for piece in _PIECE.findall(reply.content)]
+    if tokenizer == "sentencepiece":
+        foreign = []
+        for i, (token, logprob, alternatives) in enumerate(items):
+            pieces = _sentencepiece(token, i == 0)
+            alts = {_sentencepiece(t, i == 0)[0]: lp for t, lp in alternatives.items()}
+            foreign += [(p, logprob if k == 0 else -0.01, alts if k == 0 else {}) for k, p in enumerate(pieces)]
+        items = foreign
     entries = []
     for token, logprob, alternatives in items:
         top = {token: logprob, **alternatives}
@@ -206,6 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             self.fake.requests.append(request)
             return self._send_error(401, "Incorrect API key provided.")
+        if request.get("logprobs") and self.fake.logprobs_error:
+            self.fake.requests.append(request)
+            return self._send_error(500, "logprobs is not supported")
+        if request.get("logit_bias") and self.fake.tokenizer != "openai":
+            self.fake.requests.append(request)
+            return self._send_error(400, "logit_bias is not supported for this model's tokenizer")
         reply = self.fake.next_reply(request)
         if reply.delay_s:
             time.sleep(reply.delay_s)
@@ -228,7 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _logprobs(self, request: dict[str, Any], reply: Reply) -> dict[str, Any] | None:
         if not (request.get("logprobs") and reply.logprobs and self.fake.logprobs_supported):
             return None
-        return {"content": _token_entries(reply, int(request.get("top_logprobs") or 0)), "refusal": None}
+        entries = _token_entries(reply, int(request.get("top_logprobs") or 0), self.fake.tokenizer)
+        return {"content": entries, "refusal": None}
 
     @staticmethod
     def _usage(request: dict[str, Any], reply: Reply) -> dict[str, int]:
@@ -280,6 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         event({"role": "assistant", "content": ""})
         pieces = [e["token"] for e in entries] if entries else _PIECE.findall(reply.content)
+        if self.fake.tokenizer == "sentencepiece":  # content is decoded text; only logprobs show the pieces
+            pieces = [p.replace("▁", " ") for p in pieces]
+            pieces[:1] = [p.lstrip() for p in pieces[:1]]
         for i, piece in enumerate(pieces):
             if reply.cut_after_chunks is not None and i >= reply.cut_after_chunks:
                 # Simulate a dropped connection: no finish_reason, no [DONE], no final chunk.
@@ -288,6 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if reply.chunk_delay_s:
                 time.sleep(reply.chunk_delay_s)
+            if reply.stall_after_chunks is not None and i == reply.stall_after_chunks:
+                time.sleep(reply.stall_s)
             lp = {"content": [entries[i]], "refusal": None} if entries else None
             event({"content": piece}, lp=lp)
             self.fake.content_events_sent += 1

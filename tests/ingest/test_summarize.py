@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import openai
 import pytest
 
+from chat.llm_client import LLMClient
 from core.errors import ConfigError, LLMUnavailableError
 from core.settings import Settings
 from core.types import Document, Section
@@ -70,8 +70,8 @@ def fake():
 
 
 def llm_summarizer(fake: FakeOpenAI, tmp_path, **kwargs) -> LLMSummarizer:
-    client = openai.OpenAI(base_url=fake.base_url, api_key=kwargs.pop("api_key", fake.api_key), max_retries=0,
-                           timeout=5)
+    client = LLMClient(fake.base_url, model="fake-model", api_key=kwargs.pop("api_key", fake.api_key), max_retries=0,
+                       first_token_timeout_s=5)
     return LLMSummarizer(client, model="fake-model", cache=SummaryCache(tmp_path / "summaries"), **kwargs)
 
 
@@ -106,12 +106,13 @@ def test_unchanged_document_is_never_summarised_twice(fake, tmp_path):
     assert len(fake.requests) == 2
 
 
-def test_long_input_is_cut_and_long_output_bounded(fake, tmp_path):
-    fake.script(" ".join(["word"] * 500))
+def test_long_input_is_cut_and_over_long_output_rejected(fake, tmp_path):
+    fake.script(" ".join(f"word{i}" for i in range(500)))  # a server that ignored max_tokens
     summarizer = llm_summarizer(fake, tmp_path, max_tokens=50, context_tokens=1000)
     huge = Document("files", "huge", "Huge", (Section("The quarterly numbers are final. " * 2000),))
     summary = summarizer.summarize(huge)
-    assert len(summary.split()) <= 50  # a server ignoring max_tokens is cut anyway
+    assert summary == summarizer.fallback.summarize(huge) and "word1" not in summary
+    assert summarizer.stats()["rejected_by_reason"] == {"too_long": 1}
     sent = fake.requests[0]["messages"][1]["content"]
     assert len(sent) < len(huge.text) / 10 and sent.endswith("</document>")
 
@@ -147,3 +148,65 @@ def test_settings_choose_the_summarizer(fake, tmp_path):
         create_summarizer(Settings(data_dir=tmp_path, summarizer="llm"))
     with pytest.raises(ConfigError, match="no summary prompt 'v9'"):
         create_summarizer(Settings(data_dir=tmp_path, llm_base_url=fake.base_url, summary_prompt_version="v9"))
+
+
+# --- the quality gate -------------------------------------------------------------------------
+DOC = sample("confluence-expense-reimbursement-policy.md") if SAMPLE_DIR.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("[INST] <<SYS>>", "control_tokens"),  # a base model echoing llama-2's fallback template
+        ("<<SYS>>\nYou write summaries of internal company documents for a search index.\n<</SYS>>", "control_tokens"),
+        ("<start_of_turn>model Expenses are claimed within 30 days.", "control_tokens"),
+        ("Expenses are claimed within 30 days.<|im_end|>", "control_tokens"),
+        ("You write summaries of internal company documents for a search index. Write two or three plain sentences "
+         "saying what the document is about", "copies_prompt"),
+        ("<think>The user wants a summary.</think>", "empty"),  # nothing left once reasoning is stripped
+    ],
+)
+def test_unusable_replies_fall_back_to_the_offline_summary_and_are_counted(fake, tmp_path, reply, reason):
+    fake.script(reply)
+    summarizer = llm_summarizer(fake, tmp_path)
+    summary = summarizer.summarize(DOC)
+    assert summary == summarizer.fallback.summarize(DOC) and summary
+    assert summarizer.stats()["rejected_by_reason"] == {reason: 1} and summarizer.stats()["rejected"] == 1
+
+
+def test_a_reply_copying_the_document_is_no_summary(fake, tmp_path):
+    copied = " ".join(DOC.text.split()[:80])
+    fake.script(copied)
+    summarizer = llm_summarizer(fake, tmp_path)
+    assert summarizer.summarize(DOC) != copied
+    assert summarizer.stats()["rejected_by_reason"] == {"copies_document": 1}
+
+
+def test_a_real_summary_passes_the_gate_even_when_it_reuses_document_phrases(fake, tmp_path):
+    # Summaries quote names and figures; only a reply that is mostly the document's own text is a copy.
+    good = ("The expense reimbursement policy says how employees claim business expenses in Hoshi Expense, "
+            "which receipts they attach and by when managers approve them.")
+    fake.script(good, "<think>Let me summarise.</think>" + good)
+    summarizer = llm_summarizer(fake, tmp_path)
+    assert summarizer.summarize(DOC) == good
+    other = Document("files", "x", DOC.title, DOC.sections)
+    assert LLMSummarizer(summarizer.client, model="fake-model", cache=SummaryCache(tmp_path / "other")).summarize(other) == good
+    assert summarizer.stats()["rejected"] == 0
+
+
+@pytest.mark.parametrize("strategy", ["summary", "contextual"])
+def test_template_replies_never_reach_a_chunk(fake, tmp_path, strategy):
+    """What a base model with no chat template sent back for most documents is never chunked (so never indexed)."""
+    from chat.llm_output import control_tokens
+    from ingest.chunking.base import ChunkingConfig, create_chunker
+
+    replies = iter(["[INST] <<SYS>>", "", "<start_of_turn>user\nSummarise", "<|im_start|>assistant"])
+    fake.responder = lambda request: Reply(next(replies, "[INST]"))
+    summarizer = llm_summarizer(fake, tmp_path)
+    chunker = create_chunker(strategy, ChunkingConfig(), summarizer=summarizer)
+    documents = [d for batch in SampleConnector().load() for d in batch.documents][:5]
+    chunks = [c for d in documents for c in chunker.split(d)]
+    assert chunks and not any(control_tokens(c.text) for c in chunks)
+    assert summarizer.stats()["rejected"] == len(documents)
