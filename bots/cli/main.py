@@ -18,6 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: ground
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_NO_INDEX = 3
+EXIT_PARTIAL = 4  # as `kura reindex`: done, but some documents failed (they are listed on stderr)
 
 
 def _settings(**overrides):
@@ -43,9 +44,10 @@ def ingest(
     from bots.cli.progress import index_progress
 
     kura = _app(chunk_strategy=strategy)
-    with kura:
+    # The re-index job's lock: both write the index, and the job clears what an unfinished run left.
+    with kura, kura.reindex_lock():
         if path is not None:
-            connector = files_connector(path)
+            connector = files_connector(path, max_mb=kura.settings.max_document_mb)
         else:
             connector = sample_connector()
             kura.record_identities("sample", connector.identities(), connector.slack_aliases())
@@ -55,8 +57,12 @@ def ingest(
             typer.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
         else:
             typer.echo(f"ingest: {stats.summary_line()}; index holds {kura.store.count()} chunks")
+            for skipped in stats.skipped:
+                typer.echo(f"  skipped: {skipped.source} {skipped.source_id}: {skipped.reason}", err=True)
             for failure in stats.failures:
                 typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
+    if stats.documents_failed:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -100,15 +106,27 @@ def stats() -> None:
     with kura:
         store = kura.store
         if not store.exists():
+            if getattr(store, "unfinished", lambda: False)():
+                raise StoreNotFoundError("the index is unfinished: a first `kura ingest` died while creating it; "
+                                         "run `kura ingest` (or `kura reindex`) again")
             raise StoreNotFoundError("no index yet: run `kura ingest` first")
         hashes = store.document_hashes()
+        unfinished = sum(1 for h in hashes.values() if h == "")  # staged chunks never published: invisible
         by_source: dict[str, int] = {}
-        for doc_id in hashes:
-            by_source[doc_id.split(":", 1)[0]] = by_source.get(doc_id.split(":", 1)[0], 0) + 1
+        for doc_id, h in hashes.items():
+            if h:
+                by_source[doc_id.split(":", 1)[0]] = by_source.get(doc_id.split(":", 1)[0], 0) + 1
         meta = store.get_meta()
-        typer.echo(f"documents: {len(hashes)}  chunks: {store.count()}")
+        typer.echo(f"documents: {len(hashes) - unfinished}  chunks: {store.count()}")
         for source, n in sorted(by_source.items()):
             typer.echo(f"  {source}: {n} documents")
+        if unfinished:
+            typer.echo(f"unfinished: {unfinished} documents were being written when a run stopped; they are not "
+                       "searchable until the next `kura ingest` or `kura reindex` writes them")
+        pending = kura.settings.state_dir / "reindex-pending.json"
+        if pending.exists():
+            typer.echo("an interrupted `kura reindex` build is waiting; the next `kura reindex` resumes it "
+                       "(the index above keeps serving meanwhile)")
         typer.echo(f"embedding model: {meta.get('embedding_model', '?')}  chunking: {meta.get('chunker', '?')}")
 
 
