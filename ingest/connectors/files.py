@@ -1,8 +1,8 @@
 """A folder of Markdown, plain-text and HTML files as public documents (``kura ingest --path DIR``).
 
 The connector never leaves its folder. It walks the folder with directory file
-descriptors (``os.fwalk``) and opens each file relative to its directory with
-``O_NOFOLLOW``, so neither a symbolic link (to a file or a folder, inside or
+descriptors (each folder and file opened relative to its parent with
+``O_NOFOLLOW``), so neither a symbolic link (to a file or a folder, inside or
 outside) nor a link swapped in while the walk runs can make it read anything
 outside. Links, special files (FIFOs, devices, sockets) and files over the
 size limit are not read; each is reported (``SyncBatch.skipped`` or a failure),
@@ -123,33 +123,56 @@ class FilesConnector:
     def poll(self, since: datetime | None) -> Iterator[SyncBatch]:
         return self.load()
 
-    def _walk(self, batch: SyncBatch) -> Iterator[tuple[list[str], str, int] | DocumentFailure]:
+    def _walk(self, batch: SyncBatch) -> Iterator[tuple[tuple[str, ...], str, int] | DocumentFailure]:
         """(relative folder parts, file name, folder fd) of candidate files, in a stable order.
 
-        A folder that cannot be listed becomes a failure whose id ends in "/": the
-        pipeline then keeps every document indexed under it (unread is not gone).
+        Each folder is opened relative to its parent's descriptor with ``O_NOFOLLOW``, so the walk cannot be led
+        out of the folder. A folder that cannot be listed becomes a failure whose id ends in "/": the pipeline
+        then keeps every document indexed under it (unread is not gone).
         """
+        try:
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise FileNotFoundError(f"{self.root} cannot be read: {exc.strerror}") from None
+        yield from self._walk_folder((), root_fd, batch)
 
-        def unreadable(exc: OSError) -> None:
-            where = Path(exc.filename or self.root)
-            failures.append(DocumentFailure(self.name, f"{where.as_posix().rstrip('/')}/",
-                                            f"folder not readable ({exc.strerror or exc}); its files were kept as they were"))
+    def _walk_folder(self, rel: tuple[str, ...], dir_fd: int, batch: SyncBatch):
+        try:
+            with os.scandir(dir_fd) as listing:
+                entries = sorted((e.name, e.stat(follow_symlinks=False).st_mode) for e in listing)
+            folders = []
+            for name, mode in entries:
+                where = self.root.joinpath(*rel, name).as_posix()
+                if stat.S_ISLNK(mode):
+                    if Path(name).suffix.lower() in SUFFIXES or self._points_to_folder(name, dir_fd):
+                        target = _link_target(name, dir_fd)
+                        batch.skipped.append(DocumentFailure(
+                            self.name, where + ("/" if self._points_to_folder(name, dir_fd) else ""),
+                            f"symbolic link, not followed (it points to {target})"))
+                elif stat.S_ISDIR(mode):
+                    folders.append(name)
+                elif Path(name).suffix.lower() in SUFFIXES:
+                    yield rel, name, dir_fd  # regular or special: _read tells them apart on the open descriptor
+            for name in folders:
+                try:
+                    sub_fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+                except OSError as exc:
+                    yield DocumentFailure(self.name, self.root.joinpath(*rel, name).as_posix() + "/",
+                                          f"folder not readable ({exc.strerror}); its documents were kept as they were")
+                    continue
+                yield from self._walk_folder((*rel, name), sub_fd, batch)
+        except OSError as exc:
+            yield DocumentFailure(self.name, self.root.joinpath(*rel).as_posix() + "/",
+                                  f"folder not readable ({exc.strerror}); its documents were kept as they were")
+        finally:
+            os.close(dir_fd)
 
-        failures: list[DocumentFailure] = []
-        for dirpath, dirnames, filenames, dir_fd in os.fwalk(self.root, onerror=unreadable, follow_symlinks=False):
-            yield from failures
-            failures.clear()
-            rel = list(Path(dirpath).relative_to(self.root).parts)
-            dirnames.sort()
-            for name in list(dirnames):
-                if _is_link(name, dir_fd):  # fwalk lists links to folders among folders (and does not enter them)
-                    dirnames.remove(name)
-                    batch.skipped.append(DocumentFailure(
-                        self.name, self.root.joinpath(*rel, name).as_posix() + "/", "symbolic link to a folder, not followed"))
-            for name in sorted(filenames):
-                if Path(name).suffix.lower() in SUFFIXES:
-                    yield rel, name, dir_fd
-        yield from failures
+    @staticmethod
+    def _points_to_folder(name: str, dir_fd: int) -> bool:
+        try:
+            return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd).st_mode)
+        except OSError:
+            return False
 
     def _read(self, path: Path, name: str, dir_fd: int) -> Document:
         try:
