@@ -15,7 +15,7 @@ from core.protocols import DocumentFailure, SyncBatch
 from core.store_edge import EdgeStore
 from core.types import Document, Section
 from ingest.chunking import ChunkingConfig, create_chunker
-from ingest.connectors.files import FilesConnector
+from ingest.connectors.files import FilesConnector, SkippedFile
 from ingest.pipeline import IndexPipeline
 from retrieval.bm25 import BM25Encoder
 
@@ -60,6 +60,14 @@ def test_links_out_of_the_folder_are_not_followed_and_are_reported(folders):
     assert not got.failures
 
 
+def test_reading_a_link_by_name_is_refused_too(folders):
+    """The walk reports links before reading; the open itself refuses one too (a link swapped in meanwhile)."""
+    docs, outside = folders
+    (docs / "swapped.md").symlink_to(outside / "secret.md")
+    with pytest.raises(SkippedFile, match="symbolic link"):
+        FilesConnector(docs).read(docs / "swapped.md")
+
+
 def test_every_document_id_lies_in_the_folder_scope(folders):
     docs, _ = folders
     connector = FilesConnector(docs)
@@ -96,7 +104,7 @@ def test_an_unreadable_subfolder_is_reported(tmp_path):
     os.chmod(docs / "locked", 0o000)
     # Everything is imported before the privileges go: the interpreter's own files may not be readable to nobody.
     code = ("import json,os,sys\n"
-            "from ingest.connectors.files import FilesConnector\n"
+            "from ingest.connectors.files import FilesConnector, SkippedFile\n"
             "if os.geteuid() == 0: os.setgid(65534); os.setuid(65534)\n"
             "out = {'documents': [], 'failures': []}\n"
             "for b in FilesConnector(sys.argv[1]).load():\n"
