@@ -1,19 +1,31 @@
-"""Hybrid retrieval latency at scale in the embedded store.
+"""Hybrid retrieval at scale: build cost, memory, reopen and latency of the index Kura builds.
 
-Builds a synthetic corpus of N chunks (Zipf-distributed vocabulary of 50k
-terms, ~120 terms per chunk, random unit 384-dim vectors: latency does not
-depend on what the vectors mean), indexes it in Qdrant Edge exactly as Kura
-does (dense + BM25 sparse with IDF, principals payload index), then times
-hybrid queries with a permission filter. Ends with one JSON line.
+For each size N it builds a synthetic corpus in a child process (so that process's peak memory is the
+build's), then reopens it in a fresh child (so its memory is what a serving process holds) and measures:
 
-    python bench/retrieval.py [--n 100000] [--queries 500]
+* build after embedding: writes and optimize, separately; peak resident memory; index size on disk;
+* reopen time, the first query's latency and the first 100 queries' p95 (cold caches);
+* hybrid (dense + BM25, RRF) with a permission filter, p50/p95 over ``--queries`` queries for users who
+  may read 5%, 50% and 100% of the corpus;
+* dense recall@10 of the index against exact search (ground truth computed while building);
+* steady resident memory of the serving process after the queries.
+
+Vectors are synthetic but clustered like real embeddings (unit vectors around 2,000 topic centroids:
+uniformly random 384-dim vectors are a worst case no text embedder produces); BM25 terms are
+Zipf-distributed over a 50k vocabulary, ~120 per chunk. Indexing goes through Kura's own store and
+BM25 encoder with the layout in core/index_layout.py (``KURA_INDEX_*`` settings). With KURA_QDRANT_URL
+set the same benchmark runs against that server. One JSON line per size:
+
+    python bench/retrieval.py [--n 100000,300000,1000000] [--queries 1000] [--dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,98 +33,234 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from core.store import HybridQuery, SparseVector  # noqa: E402
-from core.store_edge import EdgeStore  # noqa: E402
+from core.index_layout import IndexLayout  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.store import HybridQuery  # noqa: E402
 from core.types import Chunk  # noqa: E402
 from retrieval.bm25 import BM25Encoder  # noqa: E402
 
 DIM = 384
 VOCAB = 50_000
 TERMS_PER_CHUNK = 120
+CENTROIDS = 2_000
+NOISE = 0.08  # per-dimension spread around a centroid: neighbours at cosine ~0.3-0.6, like MiniLM's
+GROUPS = 20  # each chunk is readable by one of 20 groups: a user in k groups reads k * 5% of the corpus
+MIXES = {"5%": 1, "50%": 10, "100%": 20}
+BATCH = 2_000
+RECALL_QUERIES = 200
 
 
-def zipf_terms(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Term ranks with a Zipf-like (s ~ 1.1) distribution, capped to the vocabulary."""
-    return np.minimum(rng.zipf(1.1, size=n), VOCAB) - 1
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def synthetic_chunks(n: int, rng: np.random.Generator):
-    groups = ["public"] * 18 + ["group:finance", "group:hr"]  # ~10% restricted
-    words = [f"w{i}" for i in range(VOCAB)]
-    for i in range(n):
-        terms = [words[t] for t in zipf_terms(rng, TERMS_PER_CHUNK)]
-        text = " ".join(terms)
-        principal = groups[i % len(groups)]
-        yield Chunk(f"bench:{i // 5}", i % 5, text, text, (), TERMS_PER_CHUNK, "tokens", (principal,), f"doc {i // 5}", "", "bench"), terms
+def centroids(seed: int) -> np.ndarray:
+    return _unit(np.random.default_rng(seed).standard_normal((CENTROIDS, DIM)))
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def batch_vectors(start: int, size: int, cents: np.ndarray, seed: int) -> np.ndarray:
+    """The dense vectors of chunks start..start+size, regenerated identically from the seed."""
+    rng = np.random.default_rng([seed, start])
+    topics = rng.integers(0, CENTROIDS, size)
+    return _unit(cents[topics] + NOISE * rng.standard_normal((size, DIM)).astype(np.float32))
+
+
+def query_vectors(n: int, cents: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 999_999_999])
+    return _unit(cents[rng.integers(0, CENTROIDS, n)] + NOISE * rng.standard_normal((n, DIM)).astype(np.float32))
+
+
+def zipf_terms(rng: np.random.Generator, n: int, skip: int = 0) -> list[str]:
+    ranks = np.minimum(rng.zipf(1.1, size=n) + skip, VOCAB) - 1
+    return [f"w{r}" for r in ranks]
+
+
+def open_bench_store(settings: Settings, where: Path):
+    """Kura's store with Kura's layout: a directory for the embedded engine, or a collection on the server."""
+    layout = IndexLayout.from_settings(settings)
+    if settings.qdrant_url:
+        from core.store_server import ServerStore
+
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return ServerStore(settings.qdrant_url, api_key=key, collection=f"kura_bench_{where.name}", layout=layout)
+    from core.store_edge import EdgeStore
+
+    return EdgeStore(where / "idx", layout=layout)
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+# --- phase 1: build (child process) ----------------------------------------------------------
+def build(n: int, where: Path, seed: int) -> dict:
+    settings = Settings()
+    store = open_bench_store(settings, where)
+    store.ensure_collection(DIM)
+    encoder = BM25Encoder(avg_len=TERMS_PER_CHUNK)
+    cents = centroids(seed)
+    queries = query_vectors(RECALL_QUERIES, cents, seed)
+    # Exact top-10 for the recall queries, kept as a running merge over the batches.
+    best_scores = np.full((RECALL_QUERIES, 10), -2.0, dtype=np.float32)
+    best_ids = np.zeros((RECALL_QUERIES, 10), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    written = 0.0
+    wal_peak = 0.0
+    wal_dir = where / "idx" / "shard" / "wal"
+    for start in range(0, n, BATCH):
+        size = min(BATCH, n - start)
+        dense = batch_vectors(start, size, cents, seed)
+        sims = queries @ dense.T
+        all_scores = np.concatenate([best_scores, sims], axis=1)
+        all_ids = np.concatenate([best_ids, np.broadcast_to(np.arange(start, start + size), (RECALL_QUERIES, size))], axis=1)
+        top = np.argsort(-all_scores, axis=1)[:, :10]
+        best_scores = np.take_along_axis(all_scores, top, axis=1)
+        best_ids = np.take_along_axis(all_ids, top, axis=1)
+        chunks, sparse = [], []
+        for i in range(start, start + size):
+            terms = zipf_terms(rng, TERMS_PER_CHUNK)
+            text = " ".join(terms)
+            group = f"group:g{i % GROUPS}"
+            chunks.append(Chunk(f"bench:{i}", 0, text, text, (), TERMS_PER_CHUNK, "tokens", (group,), f"doc {i}", "", "bench"))
+            sparse.append(encoder.encode_terms(terms))
+        t0 = time.perf_counter()
+        store.upsert(chunks, dense, sparse)
+        written += time.perf_counter() - t0
+        if wal_dir.exists():
+            wal_peak = max(wal_peak, dir_mb(wal_dir))
+    batched = getattr(store, "optimize_seconds", 0.0)  # the embedded store optimizes every 200k points written
+    written -= batched
+    t0 = time.perf_counter()
+    store.optimize()
+    store.flush()
+    optimize_s = batched + time.perf_counter() - t0
+    store.close()
+    (where / "truth.json").write_text(json.dumps({"ids": best_ids.tolist()}))
+    _, peak = rss_mb()
+    out = {"writes_s": round(written, 1), "optimize_s": round(optimize_s, 1), "build_peak_mb": round(peak)}
+    if not settings.qdrant_url:
+        out["disk_mb"] = round(dir_mb(where / "idx"))
+        out["wal_peak_mb"] = round(wal_peak)
+    return out
+
+
+# --- phase 2: serve (a fresh child process) --------------------------------------------------------
+def serve(n: int, where: Path, seed: int, queries: int) -> dict:
+    settings = Settings()
+    t0 = time.perf_counter()
+    store = open_bench_store(settings, where)
+    store.count()  # opens the shard
+    reopen_s = time.perf_counter() - t0
+    encoder = BM25Encoder(avg_len=TERMS_PER_CHUNK)
+    cents = centroids(seed)
+    rng = np.random.default_rng([seed, 7])
+    total = 100 + queries * len(MIXES)
+    vecs = query_vectors(total, cents, seed + 1)
+
+    def hybrid(i: int, groups: int) -> float:
+        principals = tuple(f"group:g{(i + k) % GROUPS}" for k in range(groups))
+        q = HybridQuery(
+            dense=vecs[i],
+            sparse=encoder.encode_query(" ".join(zipf_terms(rng, 6, skip=20))),  # real queries skip the commonest terms
+            principals=principals,
+            limit=8,
+            prefetch_limit=50,
+        )
+        t = time.perf_counter()
+        hits = store.query(q)
+        elapsed = (time.perf_counter() - t) * 1000
+        if any(not set(h.chunk.principals) & set(principals) for h in hits):
+            raise AssertionError("a hit outside the user's principals")
+        return elapsed
+
+    cold = [hybrid(i, MIXES["50%"]) for i in range(100)]
+    result = {
+        "reopen_s": round(reopen_s, 2),
+        "first_query_ms": round(cold[0], 2),
+        "first_to_query_s": round(reopen_s + cold[0] / 1000, 2),
+        "first100_p95_ms": round(float(np.percentile(cold, 95)), 2),
+    }
+    at = 100
+    for label, groups in MIXES.items():
+        lat = [hybrid(i, groups) for i in range(at, at + queries)]
+        at += queries
+        p50, p95 = np.percentile(lat, [50, 95])
+        result[f"hybrid_{label}_p50_ms"] = round(float(p50), 2)
+        result[f"hybrid_{label}_p95_ms"] = round(float(p95), 2)
+    truth = json.loads((where / "truth.json").read_text())["ids"]
+    everyone = tuple(f"group:g{k}" for k in range(GROUPS))
+    recall_q = query_vectors(RECALL_QUERIES, cents, seed)
+    found = 0
+    for vec, ids in zip(recall_q, truth):
+        q = HybridQuery(dense=vec, sparse=None, principals=everyone, limit=10)
+        got = {int(h.chunk.document_id.split(":")[1]) for h in store.query(q)}
+        found += len(got & set(ids))
+    result["dense_recall_at_10"] = round(found / (10 * len(truth)), 4)
+    steady, peak = rss_mb()
+    result["serve_rss_mb"] = round(steady)
+    result["serve_peak_mb"] = round(peak)
+    store.close()
+    return result
+
+
+def run_size(n: int, args: argparse.Namespace) -> dict:
+    base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="kura-bench-"))
+    where = base / f"n{n}"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    common = [sys.executable, __file__, "--seed", str(args.seed), "--queries", str(args.queries)]
+    try:
+        built = _child(common + ["--phase", "build", "--n", str(n), "--dir", str(where)])
+        served = _child(common + ["--phase", "serve", "--n", str(n), "--dir", str(where)])
+    finally:
+        if not args.keep:
+            shutil.rmtree(where, ignore_errors=True)
+    layout = IndexLayout.from_settings(Settings())
+    return {
+        "n": n,
+        "backend": "server" if Settings().qdrant_url else "edge",
+        **built,
+        "build_s": round(built["writes_s"] + built["optimize_s"], 1),
+        **served,
+        "layout": layout.__dict__,
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
+def _child(cmd: list[str]) -> dict:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=100_000, help="number of chunks")
-    parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--n", default="100000", help="comma-separated corpus sizes, e.g. 100000,300000,1000000")
+    parser.add_argument("--queries", type=int, default=1000, help="timed queries per permission mix")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dir", type=Path, default=None, help="where to build (default: a temp dir, removed after)")
+    parser.add_argument("--dir", default=None, help="where to build (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the built index")
+    parser.add_argument("--phase", choices=["build", "serve"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    rng = np.random.default_rng(args.seed)
-    tmp = tempfile.TemporaryDirectory(prefix="kura-bench-")
-    store = EdgeStore((args.dir or Path(tmp.name)) / "idx")
-    store.ensure_collection(DIM)
-    encoder = BM25Encoder(avg_len=TERMS_PER_CHUNK)
-
-    started = time.perf_counter()
-    pending: list[tuple[Chunk, list[str]]] = []
-    for item in synthetic_chunks(args.n, rng):
-        pending.append(item)
-        if len(pending) == args.batch:
-            _write(store, encoder, pending, rng)
-            pending = []
-    if pending:
-        _write(store, encoder, pending, rng)
-    written = time.perf_counter() - started
-    store.optimize()
-    store.flush()
-    build_s = time.perf_counter() - started
-    print(f"built {args.n} chunks in {build_s:.1f}s (writes {written:.1f}s, HNSW/segment optimise {build_s - written:.1f}s)")
-
-    latencies = []
-    words = [f"w{i}" for i in range(VOCAB)]
-    for q in range(args.queries + 20):
-        terms = [words[min(t + 20, VOCAB - 1)] for t in zipf_terms(rng, 6)]  # real queries skip the commonest terms
-        vec = rng.standard_normal(DIM).astype(np.float32)
-        vec /= np.linalg.norm(vec)
-        query = HybridQuery(
-            dense=vec,
-            sparse=encoder.encode_query(" ".join(terms)),
-            principals=("public", "user:someone@example.com"),
-            limit=8,
-            prefetch_limit=50,
-        )
-        t0 = time.perf_counter()
-        hits = store.query(query)
-        if q >= 20:  # the first queries warm caches
-            latencies.append((time.perf_counter() - t0) * 1000)
-        assert all("public" in h.chunk.principals for h in hits)
-    p50, p95 = np.percentile(latencies, [50, 95])
-    print(f"hybrid query (dense + BM25, RRF, principal filter): p50 {p50:.2f} ms, p95 {p95:.2f} ms over {args.queries} queries")
-    print(f"peak resident memory {rss_mb():.0f} MB")
-    store.close()
-    tmp.cleanup()
-    print(json.dumps({"n": args.n, "build_s": round(build_s, 1), "p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "rss_mb": round(rss_mb())}))
-
-
-def _write(store: EdgeStore, encoder: BM25Encoder, items, rng: np.random.Generator) -> None:
-    dense = rng.standard_normal((len(items), DIM)).astype(np.float32)
-    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-    sparse: list[SparseVector] = [encoder.encode_terms(terms) for _, terms in items]
-    store.upsert([c for c, _ in items], dense, sparse)
+    if args.phase == "build":
+        print(json.dumps(build(int(args.n), Path(args.dir), args.seed)))
+    elif args.phase == "serve":
+        print(json.dumps(serve(int(args.n), Path(args.dir), args.seed, args.queries)))
+    else:
+        for n in (int(x) for x in args.n.split(",")):
+            print(json.dumps(run_size(n, args)), flush=True)
 
 
 if __name__ == "__main__":

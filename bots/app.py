@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, ConnectorError, JobLockedError, StoreNotFoundError
 from core.identity import IdentityStore
+from core.index_layout import IndexLayout
 from core.protocols import Connector
 from core.settings import Settings
 from core.store import ChunkStore
@@ -223,8 +224,9 @@ class KuraApp:
             from qdrant_client import QdrantClient
 
             key = s.qdrant_api_key.get_secret_value() if s.qdrant_api_key else None
-            return ServerGenerations(QdrantClient(url=s.qdrant_url, api_key=key, timeout=30), s.collection)
-        return EdgeGenerations(s.index_dir)
+            client = QdrantClient(url=s.qdrant_url, api_key=key, timeout=30)
+            return ServerGenerations(client, s.collection, IndexLayout.from_settings(s))
+        return EdgeGenerations(s.index_dir, IndexLayout.from_settings(s))
 
     def reindex_job(self, *, on_progress: Callable[[IndexStats], None] | None = None) -> ReindexJob:
         s = self.settings

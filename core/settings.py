@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     )
     progress_interval_s: float = Field(10.0, ge=0, description="Seconds between progress lines when not on a terminal.")
 
+    # --- index layout (core/index_layout.py; the same design on the embedded engine and a server) ---------
+    index_quantize: bool = Field(
+        True, description="Dense vectors as int8 in RAM, float32 originals on disk for rescoring. Set at index creation."
+    )
+    index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
+    index_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build beam (set at index creation).")
+    index_hnsw_ef: int = Field(128, ge=1, description="HNSW search beam per query.")
+    index_oversampling: float = Field(2.0, ge=1, description="int8 candidates rescored with the originals, x limit.")
+    index_max_segment_kb: int = Field(
+        400_000, ge=10_000, description="Segment size cap: bounds the optimizer's peak memory (set at index creation)."
+    )
+    index_shards: int = Field(1, ge=1, description="Shards of a new server collection (a Qdrant cluster).")
+    index_replication: int = Field(1, ge=1, description="Replication factor of a new server collection.")
+
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(8, ge=1)
     prefetch_k: int = Field(50, ge=1, description="Candidates each of dense and BM25 contribute to fusion.")

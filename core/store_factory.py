@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from core.index_layout import IndexLayout
 from core.settings import Settings
 from core.store import ChunkStore
 
@@ -40,11 +41,14 @@ def point_current_index(index_root: Path, name: str) -> None:
 
 def open_store(settings: Settings, *, collection: str | None = None, path: Path | None = None) -> ChunkStore:
     """The store the settings point at; ``collection``/``path`` override the serving one (re-index, eval)."""
+    layout = IndexLayout.from_settings(settings)
     if settings.qdrant_url:
         from core.store_server import ServerStore
 
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return ServerStore(settings.qdrant_url, api_key=key, collection=collection or settings.collection)
+        return ServerStore(
+            settings.qdrant_url, api_key=key, collection=collection or settings.collection, layout=layout
+        )
     from core.store_edge import EdgeStore
 
-    return EdgeStore(path or current_index_dir(settings.index_dir))
+    return EdgeStore(path or current_index_dir(settings.index_dir), layout=layout)

@@ -16,6 +16,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from core.errors import StoreError, StoreNotFoundError
+from core.index_layout import IndexLayout
 from core.store import (
     BM25,
     DENSE,
@@ -48,10 +49,12 @@ class ServerStore(ChunkStore):
         collection: str = "kura",
         location: str | None = None,
         client: QdrantClient | None = None,
+        layout: IndexLayout | None = None,
     ) -> None:
         if client is None and not url and not location:
             raise StoreError("ServerStore needs a URL (KURA_QDRANT_URL) or a location")
         self.collection = collection
+        self.layout = layout or IndexLayout()
         self._client = client or QdrantClient(url=url, api_key=api_key, location=location, timeout=30)
 
     @property
@@ -76,8 +79,7 @@ class ServerStore(ChunkStore):
         try:
             self._client.create_collection(
                 self.collection,
-                vectors_config={DENSE: models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)},
-                sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                **self.layout.server_collection_args(DENSE, BM25, dense_dim),
                 metadata={"dense_dim": dense_dim},
             )
             for name in INDEXED_FIELDS:
@@ -189,12 +191,23 @@ class ServerStore(ChunkStore):
         if len(parts) == 1:
             vector, using = parts[0]
             response = self._client.query_points(
-                self.collection, query=vector, using=using, query_filter=flt, limit=query.limit, with_payload=True
+                self.collection,
+                query=vector,
+                using=using,
+                query_filter=flt,
+                search_params=self.layout.server_search_params(),
+                limit=query.limit,
+                with_payload=True,
             )
         else:
             response = self._client.query_points(
                 self.collection,
-                prefetch=[models.Prefetch(query=v, using=u, filter=flt, limit=query.prefetch_limit) for v, u in parts],
+                prefetch=[
+                    models.Prefetch(
+                        query=v, using=u, filter=flt, limit=query.prefetch_limit, params=self.layout.server_search_params()
+                    )
+                    for v, u in parts
+                ],
                 query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=list(query.weights))),
                 query_filter=flt,
                 limit=query.limit,

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from core.index_layout import IndexLayout
 from core.store import ChunkStore
 from core.store_factory import DEFAULT_INDEX_NAME, point_current_index
 
@@ -72,8 +73,9 @@ class EdgeGenerations:
 
     in_place = False
 
-    def __init__(self, index_root: Path) -> None:
+    def __init__(self, index_root: Path, layout: IndexLayout | None = None) -> None:
         self.root = Path(index_root)
+        self.layout = layout
 
     def serving(self) -> str | None:
         pointer = self.root / "CURRENT"
@@ -90,7 +92,7 @@ class EdgeGenerations:
     def open(self, name: str) -> ChunkStore:
         from core.store_edge import EdgeStore
 
-        return EdgeStore(self.root / name)
+        return EdgeStore(self.root / name, layout=self.layout)
 
     def copy(self, source: str, target: str) -> None:
         """Copy a store directory; the copy appears under ``target`` only once complete."""
@@ -141,9 +143,10 @@ class ServerGenerations:
 
     in_place = True
 
-    def __init__(self, client, alias: str) -> None:
+    def __init__(self, client, alias: str, layout: IndexLayout | None = None) -> None:
         self.client = client
         self.alias = alias
+        self.layout = layout
 
     def _alias_target(self) -> str | None:
         for a in self.client.get_aliases().aliases:
@@ -167,7 +170,7 @@ class ServerGenerations:
     def open(self, name: str) -> ChunkStore:
         from core.store_server import ServerStore
 
-        return ServerStore(client=self.client, collection=name)
+        return ServerStore(client=self.client, collection=name, layout=self.layout)
 
     def copy(self, source: str, target: str) -> None:
         raise NotImplementedError("server collections are updated in place")

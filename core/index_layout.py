@@ -1,0 +1,135 @@
+"""How the index is laid out in memory and on disk: one design for the embedded engine and a Qdrant server.
+
+The choices (measured with ``bench/retrieval.py --n N``; figures in the README's speed table):
+
+* Dense vectors are scalar-quantized to int8 and the int8 copy stays in RAM; the float32 originals are
+  memory-mapped from disk and only read to rescore the few best candidates (``oversampling`` x limit).
+  384 dims cost 384 bytes a chunk in RAM instead of 1,536, and recall@10 stays with exact search
+  because the final order comes from the originals.
+* Payloads (chunk text and metadata) live on disk: a query reads only the 8-50 payloads it returns.
+* Segments are capped (``max_segment_kb``): the optimizer then builds several mid-sized HNSW graphs
+  instead of merging everything into one, which bounds the build's peak memory (an uncapped 1M-chunk
+  merge peaked at 12.7 GB) at the cost of searching a few graphs per query.
+* HNSW m=16 / ef_construct=100 as before; ``hnsw_ef`` sets the search-time beam.
+
+The same values go into a server collection (``server_collection_args``), plus shard number and
+replication factor, so moving from the embedded engine to a cluster keeps the index design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """Index parameters shared by the embedded and the server store."""
+
+    quantize: bool = True
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+    hnsw_ef: int = 128
+    oversampling: float = 2.0
+    full_scan_kb: int = 10_000
+    max_segment_kb: int = 400_000
+    indexing_threshold_kb: int = 20_000
+    shards: int = 1
+    replication: int = 1
+
+    def __post_init__(self) -> None:
+        if self.hnsw_m < 4 or self.hnsw_ef_construct < 4 or self.hnsw_ef < 1:
+            raise ValueError("HNSW m and ef_construct must be >= 4 and hnsw_ef >= 1")
+        if self.oversampling < 1:
+            raise ValueError("oversampling must be >= 1")
+        if self.shards < 1 or self.replication < 1:
+            raise ValueError("shard number and replication factor must be >= 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexLayout:
+        return cls(
+            quantize=settings.index_quantize,
+            hnsw_m=settings.index_hnsw_m,
+            hnsw_ef_construct=settings.index_hnsw_ef_construct,
+            hnsw_ef=settings.index_hnsw_ef,
+            oversampling=settings.index_oversampling,
+            max_segment_kb=settings.index_max_segment_kb,
+            shards=settings.index_shards,
+            replication=settings.index_replication,
+        )
+
+    # --- the embedded engine (qdrant_edge) ------------------------------------------------
+    def edge_config(self, dense_name: str, sparse_name: str, dim: int) -> Any:
+        import qdrant_edge as qe
+
+        quantization = (
+            qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Cached)
+            if self.quantize
+            else None
+        )
+        # Originals stay in RAM when nothing else can answer a query; on disk (mmap) when int8 does the search.
+        vector_memory = qe.Memory.Cold if self.quantize else qe.Memory.Cached
+        return qe.EdgeConfig(
+            vectors={
+                dense_name: qe.EdgeVectorParams(
+                    size=dim, distance=qe.Distance.Cosine, quantization_config=quantization, memory=vector_memory
+                )
+            },
+            # The sparse (BM25) index defaults to pinned in RAM: ~0.6 GB of postings at 1M chunks. A query reads
+            # only the posting lists of its few terms, so it is read from disk through the page cache.
+            sparse_vectors={sparse_name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=qe.Memory.Cold)},
+            hnsw_config=qe.HnswIndexConfig(
+                m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=self.full_scan_kb
+            ),
+            payload_memory=qe.Memory.Cold,
+            optimizers=qe.EdgeOptimizersConfig(
+                max_segment_size=self.max_segment_kb, indexing_threshold=self.indexing_threshold_kb
+            ),
+        )
+
+    def edge_search_params(self) -> Any:
+        import qdrant_edge as qe
+
+        quantization = (
+            qe.QuantizationSearchParams(rescore=True, oversampling=self.oversampling) if self.quantize else None
+        )
+        return qe.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)
+
+    # --- a Qdrant server or cluster (qdrant_client) -------------------------------------------
+    def server_collection_args(self, dense_name: str, sparse_name: str, dim: int) -> dict[str, Any]:
+        from qdrant_client import models
+
+        quantization = (
+            models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+            )
+            if self.quantize
+            else None
+        )
+        return {
+            "vectors_config": {
+                dense_name: models.VectorParams(
+                    size=dim, distance=models.Distance.COSINE, on_disk=self.quantize, quantization_config=quantization
+                )
+            },
+            "sparse_vectors_config": {sparse_name: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            "hnsw_config": models.HnswConfigDiff(
+                m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=self.full_scan_kb
+            ),
+            "optimizers_config": models.OptimizersConfigDiff(
+                max_segment_size=self.max_segment_kb, indexing_threshold=self.indexing_threshold_kb
+            ),
+            "on_disk_payload": True,
+            "shard_number": self.shards,
+            "replication_factor": self.replication,
+        }
+
+    def server_search_params(self) -> Any:
+        from qdrant_client import models
+
+        quantization = (
+            models.QuantizationSearchParams(rescore=True, oversampling=self.oversampling) if self.quantize else None
+        )
+        return models.SearchParams(hnsw_ef=self.hnsw_ef, quantization=quantization)

@@ -1,0 +1,124 @@
+"""The index layout (core/index_layout.py) reaches both backends: int8 in RAM, originals and payloads on disk."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pytest
+
+from core.index_layout import IndexLayout
+from core.settings import Settings
+from core.store import HybridQuery, SparseVector
+from core.store_edge import EdgeStore
+from core.store_factory import open_store
+from core.store_server import ServerStore
+from tests.core.test_store_contract import make_chunk
+
+
+def _persisted_config(store: EdgeStore) -> dict:
+    # The engine records the configuration it created the shard with; reading it back shows what it will do.
+    return json.loads((store.path / "shard" / "edge_config.json").read_text())
+
+
+def test_embedded_index_is_int8_in_ram_with_originals_and_payloads_on_disk(tmp_path):
+    store = EdgeStore(tmp_path / "idx", layout=IndexLayout(max_segment_kb=123_000))
+    store.ensure_collection(8)
+    store.close()
+    config = _persisted_config(store)
+    dense = config["vectors"]["dense"]
+    assert dense["quantization_config"]["scalar"]["type"] == "int8"
+    assert dense["quantization_config"]["scalar"]["memory"] == "cached"
+    assert dense["memory"] == "cold"
+    assert config["payload_memory"] == "cold"
+    assert config["sparse_vectors"]["bm25"]["memory"] == "cold"
+    assert config["optimizers"]["max_segment_size"] == 123_000
+
+
+def test_unquantized_layout_keeps_float_vectors_in_ram(tmp_path):
+    store = EdgeStore(tmp_path / "idx", layout=IndexLayout(quantize=False))
+    store.ensure_collection(8)
+    store.close()
+    dense = _persisted_config(store)["vectors"]["dense"]
+    assert dense.get("quantization_config") is None
+    assert dense["memory"] == "cached"
+
+
+def test_settings_choose_the_layout_of_a_new_index(tmp_path):
+    settings = Settings(data_dir=tmp_path, index_quantize=False, index_hnsw_m=32)
+    store = open_store(settings)
+    store.ensure_collection(8)
+    store.close()
+    config = _persisted_config(store)
+    assert config["hnsw_config"]["m"] == 32
+    assert config["vectors"]["dense"].get("quantization_config") is None
+
+
+class _RecordingQdrant(BaseHTTPRequestHandler):
+    """Answers the few REST calls of creating a collection and records what the client asked for."""
+
+    bodies: dict[str, dict] = {}
+
+    def _reply(self, result) -> None:
+        body = json.dumps({"result": result, "status": "ok", "time": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply({"exists": False} if self.path.endswith("/exists") else {})
+
+    def do_PUT(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        self.bodies[self.path.split("?")[0]] = json.loads(self.rfile.read(length) or b"{}")
+        self._reply(True if "/index" not in self.path else {"operation_id": 1, "status": "completed"})
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_server_collection_gets_the_same_design():
+    server = HTTPServer(("127.0.0.1", 0), _RecordingQdrant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = ServerStore(
+            f"http://127.0.0.1:{server.server_port}", collection="c", layout=IndexLayout(shards=3, replication=2)
+        )
+        store.ensure_collection(8)
+    finally:
+        server.shutdown()
+    body = _RecordingQdrant.bodies["/collections/c"]
+    dense = body["vectors"]["dense"]
+    assert dense["on_disk"] is True
+    assert dense["quantization_config"]["scalar"]["type"] == "int8"
+    assert dense["quantization_config"]["scalar"]["always_ram"] is True
+    assert body["on_disk_payload"] is True
+    assert body["shard_number"] == 3
+    assert body["replication_factor"] == 2
+    assert body["sparse_vectors"]["bm25"]["modifier"] == "idf"
+
+
+def test_quantized_search_rescores_to_the_exact_order(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure_collection(8)
+    chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(300)]
+    store.upsert(chunks, vectors, [SparseVector((), ())] * 300)
+    store.optimize()
+    query = vectors[17] + 0.05 * rng.standard_normal(8).astype(np.float32)
+    hits = store.query(HybridQuery(dense=query, sparse=None, principals=("public",), limit=10))
+    exact = np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:10]
+    assert [h.chunk.document_id for h in hits] == [f"doc:{i}" for i in exact]
+
+
+@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0)])
+def test_layout_rejects_nonsense(bad):
+    with pytest.raises(ValueError):
+        IndexLayout(**bad)
