@@ -55,3 +55,9 @@ def test_stats_and_ingest_after_a_first_ingest_died_creating_the_index(folder, t
     assert ingest.exit_code == 0, ingest.output
     stats = invoke("stats", data_dir=data)
     assert stats.exit_code == 0 and "documents: 2" in stats.output, stats.output
+
+
+def test_reindex_lists_what_it_skipped(folder, tmp_path):
+    result = invoke("reindex", data_dir=tmp_path / "data", KURA_INGEST_PATHS=json.dumps([str(folder)]))
+    assert result.exit_code == 0, result.output  # skipped items are reported, they are not failures
+    assert f"skipped: files {folder}/passwd.md: symbolic link, not followed" in result.output
