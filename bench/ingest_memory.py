@@ -71,7 +71,8 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in zip(out, texts):
             for word in text.split():
-                row[int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % self.dimension] += 1
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                row[int.from_bytes(digest, "little") % self.dimension] += 1
             row /= max(1e-9, float(np.linalg.norm(row)))
         return out
 

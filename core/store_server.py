@@ -113,7 +113,8 @@ class ServerStore(ChunkStore):
             vector: dict[str, Any] = {DENSE: np.asarray(vec, dtype=np.float32).tolist()}
             if sp:
                 vector[BM25] = models.SparseVector(indices=list(sp.indices), values=list(sp.values))
-            points.append(models.PointStruct(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk, staged=staged)))
+            payload = chunk_to_payload(chunk, staged=staged)
+            points.append(models.PointStruct(id=chunk.id, vector=vector, payload=payload))
         try:
             self._client.upsert(self.collection, points=points, wait=True)
         except Exception as exc:

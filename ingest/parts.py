@@ -47,7 +47,8 @@ def document_parts(document: Document, limit: int = PART_CHARS) -> Iterator[tupl
                 run = []
             for start, piece in cut_text(section.text, limit):
                 if piece.strip():
-                    yield offset + start, replace(document, sections=(Section(piece, section.heading_path, section.kind),))
+                    piece_section = Section(piece, section.heading_path, section.kind)
+                    yield offset + start, replace(document, sections=(piece_section,))
         else:
             if run and run_len + 2 + len(section.text) > limit:
                 yield run_start, replace(document, sections=tuple(run))

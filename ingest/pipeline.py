@@ -219,8 +219,9 @@ class IndexPipeline:
                 continue
             size = text_length(document)
             if self.max_document_chars and size > self.max_document_chars:
+                limit = self.max_document_chars / 1e6
                 self._fail(stats, document, f"text is {size / 1e6:.1f} M characters, over the per-document limit "
-                                            f"of {self.max_document_chars / 1e6:.1f} M (KURA_MAX_DOCUMENT_MB); not indexed")
+                                            f"of {limit:.1f} M (KURA_MAX_DOCUMENT_MB); not indexed")
                 continue
             written = self._write(document, new_hash, old_hash is not None, stats)
             if written is None:

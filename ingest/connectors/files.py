@@ -187,7 +187,8 @@ class FilesConnector:
                 raise SkippedFile("not a regular file (FIFO, device or socket), not read")
             if info.st_size > self.max_bytes:
                 raise ValueError(
-                    f"file is {info.st_size / 1e6:.1f} MB, over the per-document limit of {self.max_bytes / 1e6:.1f} MB "
+                    f"file is {info.st_size / 1e6:.1f} MB, "
+                    f"over the per-document limit of {self.max_bytes / 1e6:.1f} MB "
                     "(KURA_MAX_DOCUMENT_MB); not indexed"
                 )
             raw = fh.read(self.max_bytes + 1).decode("utf-8")
