@@ -205,6 +205,7 @@ class KuraApp:
             embed_batch=self.settings.index_embed_batch,
             embedding_model=self._embedding_label(),
             on_progress=on_progress,
+            max_document_chars=int(self.settings.max_document_mb * 1_000_000),
         )
 
     def _embedding_label(self) -> str:
@@ -233,7 +234,7 @@ class KuraApp:
             for connector in build_connectors(s, checkpoints, self.identity):
                 sources.append(IndexSource(connector, after_batch=commit))
         for path in s.ingest_paths:
-            files = files_connector(path)
+            files = files_connector(path, max_mb=s.max_document_mb)
             sources.append(IndexSource(files, scope=files.scope))
         if s.sample_corpus or (s.sample_corpus is None and not sources):
             sample = sample_connector()
@@ -298,6 +299,7 @@ class KuraApp:
 
         pipeline = self.pipeline(strategy=strategy, on_progress=on_progress)
         scope: set[str] = set(getattr(connector, "scope", ()))
+        family = getattr(connector, "scope_family", None)
 
         languages: set[str] = set()
 
@@ -309,7 +311,8 @@ class KuraApp:
                 yield batch
 
         # The pipeline reads ``scope`` after the last batch, when it holds every id prefix this connector listed.
-        stats = pipeline.index(batches(), full_scope=scope if full_scope else ())
+        stats = pipeline.index(batches(), full_scope=scope if full_scope else (),
+                               scope_families=(family,) if family and full_scope else ())
         if hasattr(self.summarizer, "stats"):  # the LLM summarizer: its rejected replies belong in the job's result
             stats.summaries = self.summarizer.stats()
         if languages and self.store.exists():
@@ -524,7 +527,7 @@ def sample_connector():
     return SampleConnector()
 
 
-def files_connector(path: Path):
-    from ingest.connectors.files import FilesConnector
+def files_connector(path: Path, *, max_mb: float | None = None):
+    from ingest.connectors.files import DEFAULT_MAX_BYTES, FilesConnector
 
-    return FilesConnector(path)
+    return FilesConnector(path, max_bytes=int(max_mb * 1_000_000) if max_mb else DEFAULT_MAX_BYTES)

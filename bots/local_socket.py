@@ -157,9 +157,10 @@ class LocalServer:
             from bots.app import files_connector, sample_connector
 
             path = request.get("path")
-            with self._jobs:
+            # The re-index job's lock too: both write the index, and the job clears what an unfinished run left.
+            with self._jobs, kura.reindex_lock():
                 if path is not None:
-                    connector = files_connector(Path(path))
+                    connector = files_connector(Path(path), max_mb=kura.settings.max_document_mb)
                 else:
                     connector = sample_connector()
                     kura.record_identities("sample", connector.identities(), connector.slack_aliases())
@@ -173,14 +174,21 @@ def index_stats(kura) -> dict:
     """What `kura stats` prints, as data (the same whether the CLI or the server opens the index)."""
     store = kura.store
     if not store.exists():
+        if getattr(store, "unfinished", lambda: False)():
+            raise StoreNotFoundError("the index is unfinished: a first `kura ingest` died while creating it; "
+                                     "run `kura ingest` (or `kura reindex`) again")
         raise StoreNotFoundError("no index yet: run `kura ingest` first")
     hashes = store.document_hashes()
+    unfinished = sum(1 for h in hashes.values() if h == "")  # staged chunks never published: invisible
     by_source: dict[str, int] = {}
-    for doc_id in hashes:
-        source = doc_id.split(":", 1)[0]
-        by_source[source] = by_source.get(source, 0) + 1
+    for doc_id, h in hashes.items():
+        if h:
+            source = doc_id.split(":", 1)[0]
+            by_source[source] = by_source.get(source, 0) + 1
     meta = store.get_meta()
-    return {"documents": len(hashes), "chunks": store.count(), "by_source": by_source,
+    return {"documents": len(hashes) - unfinished, "chunks": store.count(), "by_source": by_source,
+            "unfinished": unfinished,
+            "reindex_pending": (kura.settings.state_dir / "reindex-pending.json").exists(),
             "embedding_model": meta.get("embedding_model", "?"), "chunker": meta.get("chunker", "?")}
 
 

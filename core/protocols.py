@@ -29,6 +29,8 @@ class SyncBatch:
     documents: list[Document] = field(default_factory=list)
     deleted_ids: list[str] = field(default_factory=list)  # Document.id values
     failures: list[DocumentFailure] = field(default_factory=list)
+    # Items left out on purpose (a symbolic link, a special file), reported so nothing is dropped silently.
+    skipped: list[DocumentFailure] = field(default_factory=list)
 
 
 @runtime_checkable

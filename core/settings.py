@@ -75,6 +75,11 @@ class Settings(BaseSettings):
 
     # --- indexing and the re-index job -------------------------------------------------
     index_embed_batch: int = Field(128, ge=1, description="Chunks embedded and written per step of the pipeline.")
+    max_document_mb: float = Field(
+        10.0, gt=0,
+        description="Per-document size limit: a file over this many MB (10^6 bytes), or a document with more "
+        "text than this many million characters, is reported as failed and not indexed.",
+    )
     ingest_paths: list[Path] = Field(
         default_factory=list, description='Folders of Markdown/text/HTML files `kura reindex` indexes, e.g. ["/docs"].'
     )

@@ -9,6 +9,14 @@ permission filter and per-document deletes cheap.
 Index-level facts (embedding model, dimension, BM25 average length, chunking
 strategy) are kept as metadata beside the points, so a query with a different
 embedder fails loudly instead of returning nonsense.
+
+A document is visible only once all its chunks are in. The pipeline writes a
+document's chunks *staged* (``upsert(..., staged=True)``): payload ``staged: "yes"``
+and no principals, so no permission filter - the filter every read path applies
+- can match them, and ``get``/``count`` leave them out. ``publish`` then gives a
+document's chunks their principals in one update operation. A run killed
+before that leaves only invisible chunks, which ``document_hashes`` reports
+with the hash "" (unfinished), so the next run rewrites the document.
 """
 
 from __future__ import annotations
@@ -65,12 +73,29 @@ class HybridQuery:
         return bool(self.sparse) and self.weights[1] > 0
 
 
-def chunk_to_payload(chunk: Chunk) -> dict[str, Any]:
+# Payload key and value marking a chunk written but not yet published (see the module docstring). A keyword,
+# not a bool: Qdrant Edge's Python binding does not match bool values (MatchValue(True) finds nothing).
+STAGED = "staged"
+STAGED_YES = "yes"
+
+
+def is_staged(payload: dict[str, Any]) -> bool:
+    return payload.get(STAGED) == STAGED_YES
+
+
+def chunk_to_payload(chunk: Chunk, *, staged: bool = False) -> dict[str, Any]:
     payload = {f.name: getattr(chunk, f.name) for f in fields(chunk)}
     payload["heading_path"] = list(chunk.heading_path)
-    payload["principals"] = list(chunk.principals)
+    payload["principals"] = [] if staged else list(chunk.principals)
     payload["chunk_id"] = chunk.id
+    if staged:
+        payload[STAGED] = STAGED_YES
     return payload
+
+
+def publish_payload(principals: Sequence[str]) -> dict[str, Any]:
+    """What ``publish`` sets on a document's staged chunks: one payload update makes them visible."""
+    return {"principals": list(principals), STAGED: "no"}
 
 
 def payload_to_chunk(payload: dict[str, Any]) -> Chunk:
@@ -92,7 +117,13 @@ class ChunkStore(ABC):
     def exists(self) -> bool: ...
 
     @abstractmethod
-    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None: ...
+    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector], *,
+               staged: bool = False) -> None:
+        """Write chunks; ``staged`` ones stay invisible (no principals) until ``publish``."""
+
+    @abstractmethod
+    def publish(self, document_ids: Sequence[str], principals: Sequence[str]) -> None:
+        """Make the staged chunks of these documents (which share ``principals``) visible, in one operation."""
 
     @abstractmethod
     def delete_documents(self, document_ids: Iterable[str]) -> None:
@@ -100,18 +131,21 @@ class ChunkStore(ABC):
 
     @abstractmethod
     def count(self, document_id: str | None = None) -> int:
-        """Number of chunks (of one document, if given)."""
+        """Number of visible chunks (of one document, if given); staged ones are not counted."""
 
     @abstractmethod
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        """Chunks by id, in the order asked; missing ids are skipped."""
+        """Visible chunks by id, in the order asked; missing and staged ids are skipped."""
 
     @abstractmethod
     def query(self, query: HybridQuery) -> list[ScoredChunk]: ...
 
     @abstractmethod
     def document_hashes(self) -> dict[str, str]:
-        """document_id -> document_hash of everything indexed (what incremental sync compares against)."""
+        """document_id -> document_hash of everything indexed (what incremental sync compares against).
+
+        A document with a staged chunk maps to "": it is unfinished, and counts as changed.
+        """
 
     @abstractmethod
     def get_meta(self) -> dict[str, Any]: ...

@@ -6,6 +6,13 @@ Layout of a store directory::
     <path>/meta.json   index metadata (embedder, dimension, BM25 average length, ...)
 
 One process owns a shard directory at a time (an Edge limitation).
+
+Creating a store is crash-safe: the shard is built under ``<path>/.shard-new``,
+moved to ``shard`` by one rename once complete, and ``meta.json`` is written
+last. A directory holding one without the other is an *unfinished* store (a
+run died while creating it; it holds no data), reported as such
+(``unfinished()``) and cleared by the next ``ensure_collection``, so a crash at
+any step never blocks the next run.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -28,11 +36,15 @@ from core.store import (
     BM25,
     DENSE,
     INDEXED_FIELDS,
+    STAGED,
+    STAGED_YES,
     ChunkStore,
     HybridQuery,
     SparseVector,
     chunk_to_payload,
+    is_staged,
     payload_to_chunk,
+    publish_payload,
 )
 from core.types import Chunk, ScoredChunk
 
@@ -73,6 +85,11 @@ class EdgeStore(ChunkStore):
     def exists(self) -> bool:
         return self._meta_file.exists() and self._shard_dir.exists()
 
+    def unfinished(self) -> bool:
+        """The directory was left by a run that died while creating the store: no usable index, no data."""
+        return self.path.is_dir() and not self.exists() and any(
+            (self.path / part).exists() for part in ("shard", ".shard-new", "meta.json"))
+
     def ensure_collection(self, dense_dim: int) -> None:
         if self.exists():
             self._open()
@@ -83,20 +100,39 @@ class EdgeStore(ChunkStore):
                     "run `kura reindex --full` after changing KURA_EMBEDDING_MODEL"
                 )
             return
+        if self.unfinished():
+            logger.warning("clearing the unfinished index at %s (a run died while creating it)", self.path)
+            shutil.rmtree(self.path)
+        self._create(dense_dim)
+
+    def _create(self, dense_dim: int) -> None:
+        """shard in ``.shard-new`` -> rename to ``shard`` -> ``meta.json``: complete only after the last step."""
+        staging = self.path / ".shard-new"
+        shutil.rmtree(staging, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
         config = self.layout.edge_config(DENSE, BM25, dense_dim)
-        self._dirty = True
         try:
-            self._shard = qe.EdgeShard.create(str(self._shard_dir), config)
+            shard = qe.EdgeShard.create(str(staging), config)
             for name in INDEXED_FIELDS:
-                self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+                shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+            shard.update(qe.UpdateOperation.create_field_index(STAGED, qe.PayloadSchemaType.Keyword))
+            shard.flush()
+            shard.close()
         except Exception as exc:  # the engine raises plain exceptions
             raise StoreError(f"could not create the embedded index at {self.path}: {exc}") from exc
+        _fsync_dir(staging)
+        os.replace(staging, self._shard_dir)
+        _fsync_dir(self.path)
         self._write_meta({"dense_dim": dense_dim})
+        self._open()
 
     def _open(self) -> qe.EdgeShard:
         if self._shard is None:
             if not self.exists():
+                if self.unfinished():
+                    raise StoreNotFoundError(
+                        "the index is unfinished: a run died while creating it; run `kura ingest` "
+                        "(or `kura reindex`) again to build it")
                 raise StoreNotFoundError(f"no index at {self.path}: run `kura ingest` first")
             try:
                 self._shard = qe.EdgeShard.load(str(self._shard_dir))
@@ -141,10 +177,13 @@ class EdgeStore(ChunkStore):
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".meta-")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(meta, fh, ensure_ascii=False, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, self._meta_file)
 
     # --- writes ------------------------------------------------------------------------
-    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector], *,
+               staged: bool = False) -> None:
         self._check_upsert(chunks, dense, sparse)
         if not chunks:
             return
@@ -153,7 +192,7 @@ class EdgeStore(ChunkStore):
             vector: dict[str, Any] = {DENSE: np.asarray(vec, dtype=np.float32).tolist()}
             if sp:
                 vector[BM25] = qe.SparseVector(indices=list(sp.indices), values=list(sp.values))
-            points.append(qe.Point(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk)))
+            points.append(qe.Point(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk, staged=staged)))
         self._dirty = True
         self._open().update(qe.UpdateOperation.upsert_points(points))
         self._unflushed_points += len(points)
@@ -162,6 +201,14 @@ class EdgeStore(ChunkStore):
             self.optimize()
         if self._unflushed_points >= _FLUSH_EVERY_POINTS:
             self.flush()
+
+    def publish(self, document_ids: Sequence[str], principals: Sequence[str]) -> None:
+        ids = list(document_ids)
+        if not ids:
+            return
+        flt = qe.Filter(must=[qe.FieldCondition(key="document_id", match=qe.MatchAny(any=ids))])
+        self._dirty = True
+        self._open().update(qe.UpdateOperation.set_payload_by_filter(flt, publish_payload(principals)))
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         ids = list(document_ids)
@@ -173,16 +220,17 @@ class EdgeStore(ChunkStore):
 
     # --- reads ---------------------------------------------------------------------------
     def count(self, document_id: str | None = None) -> int:
-        flt = None
+        must = []
         if document_id is not None:
-            flt = qe.Filter(must=[qe.FieldCondition(key="document_id", match=qe.MatchValue(value=document_id))])
+            must.append(qe.FieldCondition(key="document_id", match=qe.MatchValue(value=document_id)))
+        flt = qe.Filter(must=must or None, must_not=[qe.FieldCondition(key=STAGED, match=qe.MatchValue(STAGED_YES))])
         return self._open().count(qe.CountRequest(exact=True, filter=flt))
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if not chunk_ids:
             return []
         records = self._open().retrieve(list(chunk_ids), with_payload=True, with_vector=False)
-        by_id = {str(r.id): payload_to_chunk(r.payload) for r in records}
+        by_id = {str(r.id): payload_to_chunk(r.payload) for r in records if not is_staged(r.payload)}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
     def document_hashes(self) -> dict[str, str]:
@@ -191,10 +239,15 @@ class EdgeStore(ChunkStore):
         offset = None
         while True:
             records, offset = shard.scroll(
-                qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, with_payload=["document_id", "document_hash"])
+                qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE,
+                                 with_payload=["document_id", "document_hash", STAGED])
             )
             for r in records:
-                hashes[r.payload["document_id"]] = r.payload.get("document_hash", "")
+                doc_id = r.payload["document_id"]
+                if is_staged(r.payload) or hashes.get(doc_id) == "":
+                    hashes[doc_id] = ""  # unfinished: some chunk was never published
+                else:
+                    hashes[doc_id] = r.payload.get("document_hash", "")
             if offset is None:
                 return hashes
 
@@ -235,6 +288,14 @@ class EdgeStore(ChunkStore):
             )
             for p in points
         ]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _edge_filter(query: HybridQuery) -> qe.Filter:

@@ -21,11 +21,15 @@ from core.store import (
     BM25,
     DENSE,
     INDEXED_FIELDS,
+    STAGED,
+    STAGED_YES,
     ChunkStore,
     HybridQuery,
     SparseVector,
     chunk_to_payload,
+    is_staged,
     payload_to_chunk,
+    publish_payload,
 )
 from core.types import Chunk, ScoredChunk
 
@@ -80,6 +84,7 @@ class ServerStore(ChunkStore):
             )
             for name in INDEXED_FIELDS:
                 self._client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
+            self._client.create_payload_index(self.collection, STAGED, models.PayloadSchemaType.KEYWORD)
         except Exception as exc:
             raise StoreError(f"could not create collection {self.collection!r}: {exc}") from exc
 
@@ -98,7 +103,8 @@ class ServerStore(ChunkStore):
         self._client.update_collection(self.collection, metadata=meta)
 
     # --- writes ---------------------------------------------------------------------------
-    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector], *,
+               staged: bool = False) -> None:
         self._check_upsert(chunks, dense, sparse)
         if not chunks:
             return
@@ -107,11 +113,23 @@ class ServerStore(ChunkStore):
             vector: dict[str, Any] = {DENSE: np.asarray(vec, dtype=np.float32).tolist()}
             if sp:
                 vector[BM25] = models.SparseVector(indices=list(sp.indices), values=list(sp.values))
-            points.append(models.PointStruct(id=chunk.id, vector=vector, payload=chunk_to_payload(chunk)))
+            payload = chunk_to_payload(chunk, staged=staged)
+            points.append(models.PointStruct(id=chunk.id, vector=vector, payload=payload))
         try:
             self._client.upsert(self.collection, points=points, wait=True)
         except Exception as exc:
             raise StoreError(f"upsert into {self.collection!r} failed: {exc}") from exc
+
+    def publish(self, document_ids: Sequence[str], principals: Sequence[str]) -> None:
+        ids = list(document_ids)
+        if not ids:
+            return
+        flt = models.Filter(must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=ids))])
+        try:
+            self._client.set_payload(self.collection, payload=publish_payload(principals),
+                                     points=models.FilterSelector(filter=flt), wait=True)
+        except Exception as exc:
+            raise StoreError(f"publishing documents in {self.collection!r} failed: {exc}") from exc
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         ids = list(document_ids)
@@ -123,16 +141,18 @@ class ServerStore(ChunkStore):
     # --- reads ------------------------------------------------------------------------------
     def count(self, document_id: str | None = None) -> int:
         self._require()
-        flt = None
+        must = []
         if document_id is not None:
-            flt = models.Filter(must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))])
+            must.append(models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id)))
+        flt = models.Filter(must=must or None,
+                            must_not=[models.FieldCondition(key=STAGED, match=models.MatchValue(value=STAGED_YES))])
         return self._client.count(self.collection, count_filter=flt, exact=True).count
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if not chunk_ids:
             return []
         records = self._client.retrieve(self.collection, ids=list(chunk_ids), with_payload=True)
-        by_id = {str(r.id): payload_to_chunk(r.payload) for r in records}
+        by_id = {str(r.id): payload_to_chunk(r.payload) for r in records if not is_staged(r.payload)}
         return [by_id[i] for i in chunk_ids if i in by_id]
 
     def document_hashes(self) -> dict[str, str]:
@@ -144,11 +164,15 @@ class ServerStore(ChunkStore):
                 self.collection,
                 limit=_SCROLL_PAGE,
                 offset=offset,
-                with_payload=["document_id", "document_hash"],
+                with_payload=["document_id", "document_hash", STAGED],
                 with_vectors=False,
             )
             for r in records:
-                hashes[r.payload["document_id"]] = r.payload.get("document_hash", "")
+                doc_id = r.payload["document_id"]
+                if is_staged(r.payload) or hashes.get(doc_id) == "":
+                    hashes[doc_id] = ""  # unfinished: some chunk was never published
+                else:
+                    hashes[doc_id] = r.payload.get("document_hash", "")
             if offset is None:
                 return hashes
 

@@ -69,8 +69,12 @@ class CopyOnWriteStore(ChunkStore):
     def set_meta(self, meta: dict[str, Any]) -> None:
         self._copy().set_meta(meta)
 
-    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
-        self._copy().upsert(chunks, dense, sparse)
+    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector], *,
+               staged: bool = False) -> None:
+        self._copy().upsert(chunks, dense, sparse, staged=staged)
+
+    def publish(self, document_ids: Sequence[str], principals: Sequence[str]) -> None:
+        self._copy().publish(document_ids, principals)
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         self._copy().delete_documents(document_ids)

@@ -80,7 +80,8 @@ class EdgeGenerations:
     def serving(self) -> str | None:
         pointer = self.root / "CURRENT"
         name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else DEFAULT_INDEX_NAME
-        return name if name and (self.root / name / "meta.json").exists() else None
+        # Only a complete store serves: a first `kura ingest` killed while creating it leaves an unfinished one.
+        return name if name and self.open(name).exists() else None
 
     def new_name(self) -> str:
         return f"{_PREFIX}{_stamp()}"
@@ -126,10 +127,15 @@ class EdgeGenerations:
         return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
 
     def names(self) -> list[str]:
-        """The generations made by re-index runs, and half-made copies a crash left behind."""
+        """The generations made by re-index runs, half-made copies a crash left behind, and ``main``.
+
+        ``main`` (what `kura ingest` builds before any re-index) is listed so that the job removes it once it
+        does not serve: after a switch away from it, or when a killed first ingest left it unfinished.
+        """
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name.startswith((_PREFIX, ".copy-")))
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and (p.name.startswith((_PREFIX, ".copy-")) or p.name == DEFAULT_INDEX_NAME))
 
 
 class ServerGenerations:

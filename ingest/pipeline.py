@@ -2,21 +2,35 @@
 
 An unchanged document (same content hash under the same chunking) costs no
 chunking, no summary and no embedding. A changed document replaces exactly its
-old chunks; a deleted one loses them. Chunks are embedded and written in
-bounded batches, so memory stays flat whatever the corpus size.
+old chunks; a deleted one loses them.
 
-Crash safety: a changed document's old chunks are deleted just before its new
-ones are written, and the ids of documents whose chunks are being written are
-kept in the store's metadata (``writing``) until they are complete. A run
-killed mid-document leaves them listed, and the next run treats them as
-changed, so no half-written document is ever taken for an unchanged one.
+Bounded memory. Chunks flow through one buffer (``_pending``): a document is
+chunked part by part (``ingest/parts.py``: at most ``PART_CHARS`` characters of
+text at a time), each chunk is appended to the buffer, and whenever the buffer
+holds ``embed_batch`` chunks they are embedded and written. So at any time the
+pipeline holds one connector batch of documents, at most one part's chunks and
+one embedding batch, whatever a document's size. Small documents share
+embedding batches. A document over ``max_document_chars`` is not chunked at all
+(a failure with a message naming ``KURA_MAX_DOCUMENT_MB``). [An embedder that
+wants to overlap embedding with chunking can take over ``_flush_pending``: it
+sees full batches in order, and a document is published only after its last
+batch is written.]
+
+Crash safety: a document is visible only when all its chunks are. Its chunks
+are written *staged* (invisible to every read path, see core/store.py) and the
+document is published - one store operation - once its last chunk is written.
+Its old version is deleted right before the first staged batch is written (the
+new chunks may reuse old chunk ids), so from then until publication the
+document is absent rather than half there; a run killed at any point leaves
+old complete versions, absent documents and invisible staged chunks only. The
+next run sees the staged ones as unfinished (hash "") and rewrites them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -26,6 +40,7 @@ from core.errors import ConfigError
 from core.protocols import Chunker, DocumentFailure, Embedder, SparseEncoder, SyncBatch
 from core.store import ChunkStore
 from core.types import Chunk, Document, content_hash
+from ingest.parts import PART_CHARS, document_parts, text_length
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +54,14 @@ class IndexStats:
     documents_unchanged: int = 0
     documents_deleted: int = 0
     documents_failed: int = 0
+    documents_skipped: int = 0  # left out on purpose: links, special files, documents without text
     documents_expected: int = 0  # an estimate for progress and ETA; 0 when unknown
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
     failures: list[DocumentFailure] = field(default_factory=list)
     summaries: dict = field(default_factory=dict)  # the LLM summarizer's calls and rejected replies, when one ran
+    skipped: list[DocumentFailure] = field(default_factory=list)
 
     @property
     def documents_seen(self) -> int:
@@ -53,12 +70,14 @@ class IndexStats:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["failures"] = [asdict(f) for f in self.failures]
+        out["skipped"] = [asdict(f) for f in self.skipped]
         return out
 
     def summary_line(self) -> str:
         return (
             f"{self.documents_added} added, {self.documents_updated} updated, {self.documents_deleted} deleted, "
-            f"{self.documents_unchanged} unchanged, {self.documents_failed} failed; "
+            f"{self.documents_unchanged} unchanged, {self.documents_failed} failed"
+            f"{f', {self.documents_skipped} skipped' if self.documents_skipped else ''}; "
             f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
         ) + self._summaries_note()
 
@@ -80,9 +99,13 @@ class IndexPipeline:
         embed_batch: int = 128,
         embedding_model: str = "",
         on_progress: Callable[[IndexStats], None] | None = None,
+        max_document_chars: int = 0,
+        part_chars: int = PART_CHARS,
     ) -> None:
         if embed_batch < 1:
             raise ValueError("embed_batch must be >= 1")
+        if part_chars < 1000:
+            raise ValueError("part_chars must be >= 1000")
         self.store = store
         self.chunker = chunker
         self.embedder = embedder
@@ -92,9 +115,13 @@ class IndexPipeline:
         self.on_progress = on_progress
         self._hashes: dict[str, str] | None = None
         self._encoder: SparseEncoder | None = None
+        self.max_document_chars = max_document_chars  # 0: no limit
+        self.part_chars = part_chars
         self._pending: list[Chunk] = []
         self._replacing: set[str] = set()  # changed documents whose old chunks go right before their new ones land
-        self._writing: list[str] = []  # what the store's ``writing`` metadata says now
+        self._staged: set[str] = set()  # documents with staged chunks in the store this run
+        self._chunked: dict[str, tuple[str, ...]] = {}  # fully chunked, not yet published: id -> principals
+        self._legacy_writing = False
         self._started = time.perf_counter()
 
     @property
@@ -108,11 +135,14 @@ class IndexPipeline:
     def _known_hashes(self) -> dict[str, str]:
         if self._hashes is None:
             self.store.ensure_collection(self.embedder.dimension)
-            self._hashes = self.store.document_hashes()
-            interrupted = [d for d in self.store.get_meta().get("writing") or () if d in self._hashes]
+            self._hashes = self.store.document_hashes()  # unfinished (staged) documents come with hash ""
+            # Versions before staged writes listed half-written documents in the metadata instead.
+            writing = self.store.get_meta().get("writing") or ()
+            self._legacy_writing = bool(writing)
+            interrupted = [d for d in writing if d in self._hashes] + [d for d, h in self._hashes.items() if h == ""]
             if interrupted:
                 logger.info("%d documents were being written when a run stopped; they are indexed again",
-                            len(interrupted))
+                            len(set(interrupted)))
             for doc_id in interrupted:
                 self._hashes[doc_id] = ""  # no real hash: counts as changed, so its chunks are replaced
         return self._hashes
@@ -122,6 +152,7 @@ class IndexPipeline:
         batches: Iterable[SyncBatch],
         *,
         full_scope: Iterable[str] = (),
+        scope_families: Iterable[str] = (),
         after_batch: Callable[[SyncBatch, list[DocumentFailure]], None] | None = None,
         expected_documents: int = 0,
     ) -> IndexStats:
@@ -131,6 +162,13 @@ class IndexPipeline:
         list everything in scope, so an indexed document under such a prefix
         that was not seen is deleted ("" covers every document). It is read
         after the last batch, so a caller may fill it while batches stream.
+        A failure whose id ends in "/" (a folder that could not be read) keeps
+        every document under it.
+
+        ``scope_families``: id prefixes (``"files:"``) whose documents must all
+        lie in some full scope ever listed into this index (recorded in its
+        metadata, ``scopes``); one outside all of them is deleted. Read after
+        the last batch too.
 
         ``after_batch(batch, failures)``: called once a batch is fully written
         (its chunks are flushed first), with the batch's failures (its own and
@@ -140,10 +178,11 @@ class IndexPipeline:
         stats = IndexStats(documents_expected=expected_documents)
         started = self._started = time.perf_counter()
         seen: set[str] = set()
+        kept: set[str] = set()  # prefixes of folders that could not be read: what is under them stays
         known = self._known_hashes()
         for batch in batches:
             failed_before = len(stats.failures)
-            self._apply(batch, known, seen, stats)
+            self._apply(batch, known, seen, kept, stats)
             if after_batch is not None:
                 self._flush_pending(stats)
                 after_batch(batch, stats.failures[failed_before:])
@@ -151,8 +190,11 @@ class IndexPipeline:
         self._flush_pending(stats)
         scoped = tuple(full_scope)
         if scoped:
-            gone = [d for d in known if d.startswith(scoped) and d not in seen]
+            gone = [d for d in known if d.startswith(scoped) and d not in seen and not d.startswith(tuple(kept))]
             self._delete(gone, known, stats)
+        self._delete_strays(tuple(scope_families), scoped, known, stats)
+        if self._legacy_writing:
+            self.store.set_meta({"writing": []})  # what it listed has been rewritten (or deleted) above
         if stats.chunks_embedded or stats.documents_deleted or stats.documents_updated:
             # Recorded so that anything describing the store's content (a re-index manifest) sees it changed.
             self.store.set_meta({"changed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
@@ -162,12 +204,17 @@ class IndexPipeline:
         logger.info("indexing done: %s", stats.summary_line())
         return stats
 
-    def _apply(self, batch: SyncBatch, known: dict[str, str], seen: set[str], stats: IndexStats) -> None:
+    def _apply(self, batch: SyncBatch, known: dict[str, str], seen: set[str], kept: set[str],
+               stats: IndexStats) -> None:
         stats.failures.extend(batch.failures)
         stats.documents_failed += len(batch.failures)
+        stats.skipped.extend(batch.skipped)
+        stats.documents_skipped += len(batch.skipped)
         for failure in batch.failures:
             # A document we could not read this time keeps its old chunks rather than vanishing.
             seen.add(f"{failure.source}:{failure.source_id}")
+            if failure.source_id.endswith("/"):
+                kept.add(f"{failure.source}:{failure.source_id}")
         for document in batch.documents:
             seen.add(document.id)
             new_hash = self.document_hash(document)
@@ -175,28 +222,78 @@ class IndexPipeline:
             if old_hash == new_hash:
                 stats.documents_unchanged += 1
                 continue
-            try:
-                chunks = [replace(c, document_hash=new_hash) for c in self.chunker.split(document)]
-            except ConfigError:
-                raise  # bad settings (a rejected API key, say) fail every document: stop the run
-            except Exception as exc:  # one bad document must not stop the run
-                logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
-                stats.failures.append(DocumentFailure(document.source, document.source_id, f"chunking failed: {exc}"))
-                stats.documents_failed += 1
+            size = text_length(document)
+            if self.max_document_chars and size > self.max_document_chars:
+                limit = self.max_document_chars / 1e6
+                self._fail(stats, document, f"text is {size / 1e6:.1f} M characters, over the per-document limit "
+                                            f"of {limit:.1f} M (KURA_MAX_DOCUMENT_MB); not indexed")
+                continue
+            written = self._write(document, new_hash, old_hash is not None, stats)
+            if written is None:
+                continue
+            if not written:  # no chunk at all: nothing to search
+                if old_hash is not None:
+                    self._delete([document.id], known, stats)
+                else:
+                    stats.skipped.append(DocumentFailure(document.source, document.source_id, "no text to index"))
+                    stats.documents_skipped += 1
                 continue
             if old_hash is not None:
-                if chunks:
-                    self._replacing.add(document.id)
-                else:
-                    self.store.delete_documents([document.id])
                 stats.documents_updated += 1
             else:
                 stats.documents_added += 1
             known[document.id] = new_hash
-            self._pending.extend(chunks)
-            if len(self._pending) >= self.embed_batch:
-                self._flush_pending(stats)
+            self._publish_ready()
         self._delete([d for d in batch.deleted_ids if d in known], known, stats)
+
+    def _write(self, document: Document, document_hash: str, replacing: bool, stats: IndexStats) -> int | None:
+        """Chunk ``document`` part by part into the buffer, writing full batches as they fill.
+
+        Returns the number of chunks, or None when chunking failed (reported as a failure).
+        """
+        count = 0
+        try:
+            for chunk in self._chunks(document, document_hash):
+                if replacing and not count:
+                    self._replacing.add(document.id)
+                self._pending.append(chunk)
+                count += 1
+                if len(self._pending) >= self.embed_batch:
+                    self._flush_pending(stats, whole_batches=True)
+        except ConfigError:
+            raise  # bad settings (a rejected API key, say) fail every document: stop the run
+        except Exception as exc:  # one bad document must not stop the run
+            logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
+            self._abandon(document.id)
+            self._fail(stats, document, f"chunking failed: {exc}")
+            return None
+        if count:
+            self._chunked[document.id] = document.principals
+        return count
+
+    def _chunks(self, document: Document, document_hash: str) -> Iterator[Chunk]:
+        """The document's chunks, one part at a time, numbered and placed as if chunked whole."""
+        ordinal = 0
+        for offset, part in document_parts(document, self.part_chars):
+            chunks = self.chunker.split(part)
+            for c in chunks:
+                yield replace(c, ordinal=ordinal + c.ordinal, document_hash=document_hash,
+                              start_char=c.start_char + offset if c.start_char >= 0 else -1)
+            ordinal += len(chunks)
+
+    def _abandon(self, document_id: str) -> None:
+        """Forget a document that failed half way: its buffered chunks go, and so do any staged ones."""
+        self._pending = [c for c in self._pending if c.document_id != document_id]
+        self._replacing.discard(document_id)
+        self._chunked.pop(document_id, None)
+        if document_id in self._staged:  # its old version is gone already: leave no invisible leftovers either
+            self.store.delete_documents([document_id])
+            self._staged.discard(document_id)
+
+    @staticmethod
+    def _fail(stats: IndexStats, document: Document, reason: str) -> None:
+        stats.failures.append(DocumentFailure(document.source, document.source_id, reason))
+        stats.documents_failed += 1
 
     def _delete(self, document_ids: list[str], known: dict[str, str], stats: IndexStats) -> None:
         if not document_ids:
@@ -204,35 +301,69 @@ class IndexPipeline:
         doomed = set(document_ids)
         self._pending = [c for c in self._pending if c.document_id not in doomed]
         self._replacing -= doomed
+        self._staged -= doomed
+        for doc_id in doomed:
+            self._chunked.pop(doc_id, None)
         self.store.delete_documents(document_ids)
         for doc_id in document_ids:
             known.pop(doc_id, None)
         stats.documents_deleted += len(document_ids)
 
-    def _flush_pending(self, stats: IndexStats) -> None:
-        while self._pending:
+    def _delete_strays(self, families: tuple[str, ...], scoped: tuple[str, ...], known: dict[str, str],
+                       stats: IndexStats) -> None:
+        """Documents of a scoped family that lie outside every scope recorded for it (see ``index``)."""
+        if not families:
+            return
+        recorded: dict[str, list[str]] = dict(self.store.get_meta().get("scopes") or {})
+        changed = False
+        for family in families:
+            listed = sorted(p for p in scoped if p.startswith(family) and p != family)
+            if not listed:
+                continue  # the source did not list everything this time: no evidence to delete on
+            scopes = sorted(set(recorded.get(family, [])) | set(listed))
+            if scopes != recorded.get(family):
+                recorded[family], changed = scopes, True
+            strays = [d for d in known if d.startswith(family) and not d.startswith(tuple(scopes))]
+            if strays:
+                logger.warning("removing %d %s documents outside every folder indexed, e.g. %s",
+                               len(strays), family, strays[0])
+                self._delete(strays, known, stats)
+        if changed:
+            self.store.set_meta({"scopes": recorded})
+
+    def _flush_pending(self, stats: IndexStats, *, whole_batches: bool = False) -> None:
+        """Embed and write buffered chunks (staged), then publish the documents whose last chunk is now in."""
+        while self._pending and (len(self._pending) >= self.embed_batch or not whole_batches):
             batch, self._pending = self._pending[: self.embed_batch], self._pending[self.embed_batch :]
             encoder = self._bm25_encoder(batch)
             t0 = time.perf_counter()
             dense = self.embedder.embed_documents([c.index_text for c in batch])
             stats.embed_seconds += time.perf_counter() - t0
             sparse = [encoder.encode_document(c.index_text) for c in batch]
-            # Every document with a chunk in this batch or still pending is incomplete until its last chunk lands.
-            self._mark_writing({c.document_id for c in batch} | {c.document_id for c in self._pending})
-            replaced = sorted({c.document_id for c in batch} & self._replacing)
+            in_batch = {c.document_id for c in batch}
+            # A changed document's old chunks (and any staged leftovers of a killed run) go right before its first
+            # new batch: until it is published it is then absent, never a mix of versions.
+            replaced = sorted(in_batch & self._replacing)
             if replaced:
                 self.store.delete_documents(replaced)
                 self._replacing -= set(replaced)
-            self.store.upsert(batch, np.asarray(dense), sparse)
+            self.store.upsert(batch, np.asarray(dense), sparse, staged=True)
+            self._staged |= in_batch
             stats.chunks_embedded += len(batch)
+            self._publish_ready()
             self._report(stats)  # a connector batch can hold thousands of chunks: report within it too
-        self._mark_writing(set())
 
-    def _mark_writing(self, document_ids: set[str]) -> None:
-        ids = sorted(document_ids)
-        if ids != self._writing:
-            self.store.set_meta({"writing": ids})
-            self._writing = ids
+    def _publish_ready(self) -> None:
+        """Publish every fully chunked document none of whose chunks is still buffered."""
+        buffered = {c.document_id for c in self._pending}
+        ready: dict[tuple[str, ...], list[str]] = {}
+        for doc_id, principals in list(self._chunked.items()):
+            if doc_id not in buffered:
+                ready.setdefault(tuple(principals), []).append(doc_id)
+                del self._chunked[doc_id]
+        for principals, doc_ids in ready.items():  # documents with the same access: one operation
+            self.store.publish(doc_ids, principals)
+            self._staged -= set(doc_ids)
 
     def _bm25_encoder(self, first_batch: list[Chunk]) -> SparseEncoder:
         """BM25 length normalisation uses the corpus's average chunk length, fixed when the index is first built."""

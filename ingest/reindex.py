@@ -102,11 +102,14 @@ class ReindexJob:
                 result.documents, result.chunks = len(store.document_hashes()), store.count()
                 return result
             if isinstance(store, CopyOnWriteStore) and not store.copied:
-                return result  # nothing was written: nothing to copy, check or switch
+                # Nothing was written: nothing to copy, check or switch; the serving index is what was checked.
+                result.documents, result.chunks = self._counts_of(serving)
+                return result
             changed = stats.documents_added + stats.documents_updated + stats.documents_deleted
             if mode == "incremental" and not changed and not resumed and not failed_sources:
                 store.close()
                 self._discard(record)
+                result.documents, result.chunks = self._counts_of(serving)
                 return result
             return self._finish(store, pipeline, record, serving, listing, result, force=force)
         finally:
@@ -166,6 +169,7 @@ class ReindexJob:
     def _index(self, pipeline: IndexPipeline, listing: SourceListing, failed_sources: list[str], *, full: bool,
                expected: int) -> IndexStats:
         scope: set[str] = set()  # read by the pipeline after the last batch
+        families: set[str] = set()  # likewise
         current: list[IndexSource] = []
 
         def batches() -> Iterator[SyncBatch]:
@@ -186,6 +190,8 @@ class ReindexJob:
                     continue
                 # Only a source that listed everything may delete what it did not list.
                 scope.update(source.scope)
+                if getattr(source.connector, "scope_family", None) and source.scope:
+                    families.add(source.connector.scope_family)
                 if source.infer_scope:
                     scope.update(f"{s}:" for s in seen_sources)
             if full and not failed_sources:
@@ -196,8 +202,8 @@ class ReindexJob:
                 current[0].after_batch(batch, failures)
 
         needs_commit = any(s.after_batch for s in self.sources)
-        stats = pipeline.index(batches(), full_scope=scope, after_batch=after_batch if needs_commit else None,
-                               expected_documents=expected)
+        stats = pipeline.index(batches(), full_scope=scope, scope_families=families,
+                               after_batch=after_batch if needs_commit else None, expected_documents=expected)
         listing.failed.update(f"{f.source}:{f.source_id}" for f in stats.failures)
         return stats
 
@@ -238,6 +244,15 @@ class ReindexJob:
     def _remove_old(self, old: str | None, serving: str | None) -> None:
         if old and old != serving:
             self.generations.remove(old)
+
+    def _counts_of(self, name: str | None) -> tuple[int, int]:
+        """(documents, chunks) of a generation from its manifest and metadata, without opening it."""
+        if name is None:
+            return 0, 0
+        meta = _read_meta(self.generations, name)
+        manifest = self.generations.manifest(name)
+        documents = len(manifest) if manifest is not None else int(meta.get("documents") or 0)
+        return documents, int(meta.get("chunks") or 0)
 
     def _documents_in(self, name: str | None) -> int:
         """Documents in a generation per its metadata (read without opening the store, which readers may hold)."""

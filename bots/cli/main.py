@@ -18,6 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: ground
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_NO_INDEX = 3
+EXIT_PARTIAL = 4  # as `kura reindex`: done, but some documents failed (they are listed on stderr)
 
 
 def _settings(**overrides):
@@ -63,16 +64,23 @@ def ingest(
         typer.echo(f"ingest: {stats.summary_line()}; index holds {total} chunks")
         from chat.sanitize import for_terminal
 
-        for failure in stats.failures:  # names come from the documents: no escapes or bidi tricks
+        # Names come from the documents and file names: no escapes or bidi tricks on the terminal.
+        for skipped in stats.skipped:
+            typer.echo(for_terminal(f"  skipped: {skipped.source} {skipped.source_id}: {skipped.reason}"), err=True)
+        for failure in stats.failures:
             typer.echo(for_terminal(f"  failed: {failure.source} {failure.source_id}: {failure.reason}"), err=True)
+    if stats.documents_failed:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _ingest_here(settings, path, strategy, progress):
     from bots.app import KuraApp, files_connector, sample_connector
 
-    with KuraApp(settings) as kura:
+    kura = KuraApp(settings)
+    # The re-index job's lock: both write the index, and the job clears what an unfinished run left.
+    with kura, kura.reindex_lock():
         if path is not None:
-            connector = files_connector(path)
+            connector = files_connector(path, max_mb=kura.settings.max_document_mb)
         else:
             connector = sample_connector()
             kura.record_identities("sample", connector.identities(), connector.slack_aliases())
@@ -84,7 +92,8 @@ def _stats_from(cls, data: dict):
     from core.protocols import DocumentFailure
 
     values = dict(data)
-    values["failures"] = [DocumentFailure(**f) for f in values.get("failures", [])]
+    for name in ("failures", "skipped"):
+        values[name] = [DocumentFailure(**f) for f in values.get(name, [])]
     return cls(**values)
 
 
@@ -142,6 +151,12 @@ def stats() -> None:
     typer.echo(f"documents: {data['documents']}  chunks: {data['chunks']}")
     for source, n in sorted(data["by_source"].items()):
         typer.echo(f"  {source}: {n} documents")
+    if data.get("unfinished"):
+        typer.echo(f"unfinished: {data['unfinished']} documents were being written when a run stopped; they are not "
+                   "searchable until the next `kura ingest` or `kura reindex` writes them")
+    if data.get("reindex_pending"):
+        typer.echo("an interrupted `kura reindex` build is waiting; the next `kura reindex` resumes it "
+                   "(the index above keeps serving meanwhile)")
     typer.echo(f"embedding model: {data['embedding_model']}  chunking: {data['chunker']}")
 
 

@@ -49,6 +49,8 @@ def reindex(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         typer.echo(result.summary_line())
+        for skipped in result.stats.skipped[:20]:
+            typer.echo(f"  skipped: {skipped.source} {skipped.source_id}: {skipped.reason}", err=True)
         for failure in result.stats.failures[:20]:
             typer.echo(f"  failed: {failure.source} {failure.source_id}: {failure.reason}", err=True)
     if result.problems:

@@ -10,12 +10,19 @@ Confluence's ``ac:``/``ri:`` elements are handled where they carry text (code,
 panels, tasks, links, mentions, emoticons); images, attachments and other
 macros without text are dropped. ``html.parser`` is used on purpose: it keeps
 CDATA (the code macro's body), which lxml's HTML parser discards.
+
+Bounded work: the walk is recursive and looks into a container's subtree to
+classify it, so its cost grows with size x nesting depth (depth 4,000 took 8 s,
+and Python's recursion limit sits near depth 1,000). Real pages nest a few dozen
+levels; ``check_html_depth`` refuses anything deeper than ``MAX_HTML_DEPTH`` in
+one linear pass before any tree is built, with a message saying so.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
@@ -38,13 +45,58 @@ class ParsedHtml:
     heading_ids: dict[str, str] = field(default_factory=dict)
 
 
+MAX_HTML_DEPTH = 200
+# Elements without content never make a page deeper.
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+# Elements whose end tag may be left out: an HTML5 parser (lxml) closes them implicitly, html.parser nests them.
+OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup",
+                          "colgroup", "caption", "rb", "rt", "rtc", "rp", "html", "head", "body"})
+
+
+class HtmlTooDeep(ValueError):
+    """A page nested deeper than ``MAX_HTML_DEPTH``: not parsed (the message is the reason shown to the user)."""
+
+
+class _DepthProbe(HTMLParser):
+    def __init__(self, limit: int, flat: frozenset[str]) -> None:
+        super().__init__(convert_charrefs=False)
+        self.limit, self.flat, self.depth = limit, flat, 0
+
+    def handle_startendtag(self, tag, attrs):
+        pass  # <x/>: opened and closed at once
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.flat:
+            self.depth += 1
+            if self.depth > self.limit:
+                raise HtmlTooDeep(f"HTML nested deeper than {self.limit} elements; not indexed")
+
+    def handle_endtag(self, tag):
+        if tag not in self.flat and self.depth:
+            self.depth -= 1
+
+
+def check_html_depth(html: str, limit: int = MAX_HTML_DEPTH, *, implicit_close: bool = False) -> None:
+    """Raise ``HtmlTooDeep`` when elements nest deeper than ``limit``; one pass over the text, no tree built.
+
+    ``implicit_close``: the page goes to a parser that closes ``<p>``, ``<li>``... on its own (lxml), so
+    those do not count; html.parser (used here) nests them, so by default they do.
+    """
+    if (html or "").count("<") <= limit:
+        return  # cannot nest deeper than it has tags
+    probe = _DepthProbe(limit, VOID | OPTIONAL_END if implicit_close else VOID)
+    probe.feed(html)
+    probe.close()
+
+
 def html_to_sections(html: str) -> list[Section]:
     """Convert an HTML or Confluence storage-format fragment to sections."""
     return parse_html(html).sections
 
 
 def parse_html(html: str) -> ParsedHtml:
-    """Like :func:`html_to_sections`, also returning heading anchors."""
+    """Like :func:`html_to_sections`, also returning heading anchors; ``HtmlTooDeep`` for pathological nesting."""
+    check_html_depth(html)
     walker = _Walker()
     walker.walk(BeautifulSoup(html or "", "html.parser"))
     walker.flush()

@@ -57,3 +57,23 @@ def test_google_docs_export_anchors_and_flat_nested_lists():
 def test_empty_and_plain_input():
     assert html_to_sections("") == []
     assert [s.text for s in html_to_sections("just text")] == ["just text"]
+
+
+def test_pathological_nesting_is_refused_quickly_with_a_clear_reason():
+    import time
+
+    import pytest
+
+    from ingest.connectors.files import html_sections
+    from ingest.connectors.html_to_sections import MAX_HTML_DEPTH, HtmlTooDeep
+
+    deep = "<div>" * 4000 + "<p>deep</p>" + "</div>" * 4000  # took 8 s before the check, and blew the stack later
+    for parse in (parse_html, html_sections):
+        started = time.perf_counter()
+        with pytest.raises(HtmlTooDeep, match=f"nested deeper than {MAX_HTML_DEPTH}"):
+            parse(deep)
+        assert time.perf_counter() - started < 2  # refused in one pass, before any tree is built
+    # Within the limit, nesting is read as usual; so are long flat pages of sloppy <p>/<li> (lxml closes them).
+    ok = "<div>" * (MAX_HTML_DEPTH - 5) + "<p>deep enough</p>" + "</div>" * (MAX_HTML_DEPTH - 5)
+    assert [s.text for s in html_to_sections(ok)] == ["deep enough"]
+    assert html_sections("<ul>" + "<li>item" * 500 + "</ul>")[1][0].text.count("- item") == 500
