@@ -64,10 +64,16 @@ class SyncSummary:
 def add_stats(total: IndexStats, part: IndexStats) -> None:
     """Accumulate one index call's figures into a running total."""
     for f in fields(IndexStats):
-        if f.name == "failures":
-            total.failures.extend(part.failures)
-        elif f.name != "seconds":
-            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+        mine, theirs = getattr(total, f.name), getattr(part, f.name)
+        if f.name == "seconds":
+            continue
+        if isinstance(mine, list):  # failures, skipped
+            mine.extend(theirs)
+        elif isinstance(mine, dict):  # the LLM summarizer's counters
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        else:
+            setattr(total, f.name, mine + theirs)
 
 
 @contextmanager
