@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chat.evidence import coverage, evidence, question_terms, term_weights
+from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
 from retrieval.tokenize import has_japanese, tokenize
 from core.types import Answer, AnswerSentence, ScoredChunk, Source
@@ -89,6 +90,8 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(chunks):
             context = set(tokenize(" ".join([hit.chunk.title, *hit.chunk.heading_path])))
             for position, sentence in enumerate(split_sentences(hit.chunk.text)):
+                if looks_like_instruction(sentence):  # document text is data: never present an order as the answer
+                    continue
                 words = set(tokenize(sentence))
                 raw.append((sentence, hit, rank, position, words, words | context))
         weights = term_weights(terms, [r[4] for r in raw])
@@ -116,6 +119,8 @@ class ExtractiveAnswerer:
             chosen.append(cand)
             if len(chosen) == self.max_sentences:
                 break
+        if not chosen:  # every sentence that matched was an order to the reader: nothing answers
+            return self.not_found(question, chunks, started)
         # Number sources by their best sentence's rank; read sentences in document order within a source.
         numbers: dict[str, int] = {}
         for cand in chosen:

@@ -1,0 +1,386 @@
+"""Do the retrieved chunks answer the question? One calibrated probability, shared by both answerers.
+
+Per (question, candidate sentence) it measures
+
+- ``coverage``: the question's content terms found in the sentence (its title and headings count 0.2),
+  each term weighted by its rarity among the candidates, a term also matching through Sudachi's synonym
+  dictionary (``chat/data/sudachi_synonyms.txt.gz``: 支払う finds 払う, 概要 finds summary);
+- ``dense``: cosine similarity of question and sentence with Kura's embedder, only where the embedder reads
+  the question's language (the unreadable-share rule of ``retrieval/embedder.py``; the default MiniLM
+  reads English only). Only the few best sentences by coverage are embedded, with a small cache;
+- ``type``: whether the sentence holds what the question asks for (when / how much / how many / いつ /
+  いくら / 何日 expect a number or date, who a name);
+- ``rank``: 1 / (rank of its chunk + 1), the retriever's own ordering.
+
+The best sentence by the fitted sentence weights stands for the question, and per question it adds
+
+- ``chunk_coverage``: the best chunk's coverage (today's lexical evidence, titles included);
+- ``rare_missing``: the corpus rarity (normalised BM25 IDF, 0..~1.1) of the rarest question term that no
+  candidate contains: "Osaka", "2027" or "FY2028" absent from every retrieved chunk is a near miss;
+- ``type_missing``: the question expects a number, date or name and none of the three best sentences has one.
+
+    z = intercept + w . features ;  probability = 1 / (1 + exp(-z))
+
+Two fitted weight sets (``chat/data/answerability_weights.json``): ``dense`` where the embedder reads the
+question, ``lexical`` where it does not (Japanese with the default model). Fitted by
+``python -m eval.answerability_fit`` (logistic regression) on public data split by article:
+SQuAD 2.0 train articles (English; its adversarial unanswerable questions plus near misses made by removing
+the paragraph that holds the answer) and JSQuAD (Japanese; the question with its article's other
+paragraphs, and the question with its key entity, number or year swapped). Thresholds (answer at or above
+``threshold``; the LLM gate calls the model at or above ``gate_threshold``) were chosen on validation
+articles that were not fitted on; the weights file records the values, the data and how they were chosen.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from chat.evidence import question_terms
+from chat.injection import looks_like_instruction
+from chat.sentences import split_sentences
+from core.types import ScoredChunk
+from retrieval.tokenize import has_japanese, tokenize
+
+DATA = Path(__file__).resolve().parent / "data"
+WEIGHTS_FILE = DATA / "answerability_weights.json"
+SYNONYMS_FILE = DATA / "sudachi_synonyms.txt.gz"
+
+SENTENCE_FEATURES = ("coverage", "dense", "type", "rank")
+QUESTION_FEATURES = ("chunk_coverage", "rare_missing", "type_missing")
+FEATURES = SENTENCE_FEATURES + QUESTION_FEATURES
+
+_CONTEXT_SHARE = 0.2  # how much the title/headings around a sentence count towards its coverage
+_TYPE_WINDOW = 3  # type_missing: none of this many best sentences holds the expected type
+
+
+# --- answer types -------------------------------------------------------------------------------
+_NUMBER_QUESTION = re.compile(
+    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how (much|many|long|often|old|far|big|large|"
+    r"tall|high|fast)|what (percentage|percent|amount|number)|by what date)\b|いつ|いくら|幾ら|いくつ|幾つ|何[年月日時分秒歳才円人個回件枚台本名%％度倍割]|"
+    r"何パーセント|何時間|何日間|何か月|何ヶ月|何週|どのくらい|どれくらい|どれだけ|期限|締め切り|締切",
+    re.IGNORECASE,
+)
+_NAME_QUESTION = re.compile(r"\b(who|whom|whose)\b|誰|だれ", re.IGNORECASE)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_HAS_NUMBER = re.compile(
+    rf"\d|[〇一二三四五六七八九十百千万億]|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+    rf"thirty|hundred|thousand|million|billion|dozen|half|once|twice|{_MONTHS}|monday|tuesday|wednesday|thursday|"
+    rf"friday|saturday|sunday|daily|weekly|monthly|annually|yearly)\b|毎[日週月年]|半",
+    re.IGNORECASE,
+)
+_HAS_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|[\u30a0-\u30ff]{2,}|[\u4e00-\u9fff]{1,3}(さん|氏|部長|課長|様)")
+
+
+def expected_type(question: str) -> str:
+    """``number`` (dates, amounts, counts, durations), ``name``, or ``""`` when the question expects neither."""
+    if _NUMBER_QUESTION.search(question):
+        return "number"
+    if _NAME_QUESTION.search(question):
+        return "name"
+    return ""
+
+
+def holds_type(sentence: str, kind: str) -> bool:
+    if kind == "number":
+        return _HAS_NUMBER.search(sentence) is not None
+    if kind == "name":
+        return _HAS_NAME.search(sentence) is not None
+    return True
+
+
+# --- synonyms ------------------------------------------------------------------------------------
+class Synonyms:
+    """Sudachi synonym groups keyed by BM25 term: ``expand(term)`` is the term and what it may be written as."""
+
+    def __init__(self, groups: Sequence[Sequence[str]] = ()) -> None:
+        self._alternatives: dict[str, set[str]] = {}
+        for group in groups:
+            members = {t.lstrip("~") for t in group}
+            for term in group:
+                if not term.startswith("~"):
+                    self._alternatives.setdefault(term, set()).update(members)
+
+    @classmethod
+    def load(cls, path: Path = SYNONYMS_FILE) -> "Synonyms":
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return cls([line.split() for line in handle if line.strip()])
+
+    def expand(self, term: str) -> frozenset[str]:
+        alternatives = self._alternatives.get(term)
+        return frozenset(alternatives | {term}) if alternatives else frozenset((term,))
+
+
+_SYNONYMS: Synonyms | None = None
+_SYNONYMS_LOCK = threading.Lock()
+
+
+def default_synonyms() -> Synonyms:
+    global _SYNONYMS
+    with _SYNONYMS_LOCK:
+        if _SYNONYMS is None:
+            _SYNONYMS = Synonyms.load()
+        return _SYNONYMS
+
+
+# --- corpus rarity -------------------------------------------------------------------------------
+class TermStats(Protocol):
+    def idf(self, term: str) -> float:
+        """Normalised rarity in the corpus: about 1.1 for a term no document has, near 0 for one all have."""
+
+
+def normalised_idf(df: int, n: int) -> float:
+    return math.log((n + 1) / (df + 0.5)) / math.log(n + 1.5)
+
+
+@dataclass
+class CountTermStats:
+    """Rarity from known document frequencies (the fit script's corpora; the candidates themselves)."""
+
+    df: dict[str, int]
+    n: int
+
+    @classmethod
+    def of_texts(cls, term_sets: Sequence[set[str]]) -> "CountTermStats":
+        df: dict[str, int] = {}
+        for terms in term_sets:
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        return cls(df, len(term_sets))
+
+    def idf(self, term: str) -> float:
+        return normalised_idf(self.df.get(term, 0), max(1, self.n))
+
+
+class StoreTermStats:
+    """Rarity from the index itself: a one-term BM25 query counts the chunks these principals may read.
+
+    Only terms missing from every candidate are looked up (usually none or one), counted up to ``cap``
+    chunks: beyond that a term is common, whatever the exact figure. Counting only readable chunks keeps
+    a restricted document from changing how an answer to someone else comes out.
+    """
+
+    def __init__(self, store, encoder, principals: Sequence[str], *, cap: int = 50) -> None:
+        self.store, self.encoder, self.principals, self.cap = store, encoder, tuple(principals), cap
+        self._n: int | None = None
+        self._cache: dict[str, float] = {}
+
+    def idf(self, term: str) -> float:
+        if term not in self._cache:
+            from core.store import HybridQuery
+
+            sparse = self.encoder.encode_terms([term])
+            hits = self.store.query(
+                HybridQuery(dense=None, sparse=sparse, principals=self.principals, limit=self.cap, weights=(0.0, 1.0))
+            )
+            if self._n is None:
+                self._n = max(self.store.count(), len(hits), 1)
+            self._cache[term] = normalised_idf(len(hits), self._n)
+        return self._cache[term]
+
+
+# --- the model -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Weights:
+    """One fitted logistic combination of FEATURES, with its thresholds."""
+
+    intercept: float
+    weights: dict[str, float]
+    threshold: float
+    gate_threshold: float
+
+    def sentence_score(self, features: dict[str, float]) -> float:
+        return sum(self.weights.get(name, 0.0) * features[name] for name in SENTENCE_FEATURES)
+
+    def question_score(self, features: dict[str, float]) -> float:
+        return sum(self.weights.get(name, 0.0) * features[name] for name in QUESTION_FEATURES)
+
+
+def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, Weights]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        name: Weights(m["intercept"], dict(m["weights"]), m["threshold"], m["gate_threshold"])
+        for name, m in raw["models"].items()
+    }
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    """One sentence of a retrieved chunk and what the model measured of it."""
+
+    sentence: str
+    chunk: ScoredChunk
+    rank: int
+    position: int
+    features: dict[str, float]
+    score: float  # the fitted sentence part of z: higher answers the question better
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The model's verdict on one question and its retrieved chunks."""
+
+    probability: float
+    model: str  # "dense" or "lexical"
+    expected_type: str
+    features: dict[str, float]
+    candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
+
+    def answerable(self, threshold: float) -> bool:
+        return self.probability >= threshold
+
+
+@lru_cache(maxsize=8192)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+class AnswerabilityModel:
+    """Scores how likely the retrieved chunks answer a question; ranks their sentences by the same model."""
+
+    def __init__(
+        self,
+        embedder=None,
+        *,
+        weights: dict[str, Weights] | None = None,
+        synonyms: Synonyms | None = None,
+        unk_threshold: float = 0.5,
+        dense_sentences: int = 5,
+        cache_size: int = 4096,
+    ) -> None:
+        if dense_sentences < 1 or not 0 < unk_threshold <= 1:
+            raise ValueError("dense_sentences must be >= 1 and unk_threshold in (0, 1]")
+        self.embedder = embedder
+        self.weights = weights or load_weights()
+        self._synonyms = synonyms
+        self.unk_threshold = unk_threshold
+        self.dense_sentences = dense_sentences
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def synonyms(self) -> Synonyms:
+        if self._synonyms is None:
+            self._synonyms = default_synonyms()
+        return self._synonyms
+
+    def reads(self, question: str) -> bool:
+        """Whether the embedder can read the question's language (else the lexical weights are used)."""
+        share = getattr(self.embedder, "unknown_share", None)
+        return self.embedder is not None and share is not None and share(question) < self.unk_threshold
+
+    def threshold(self, question: str, *, gate: bool = False) -> float:
+        w = self.weights["dense" if self.reads(question) else "lexical"]
+        return w.gate_threshold if gate else w.threshold
+
+    # --- scoring ---------------------------------------------------------------------------------
+    def assess(
+        self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None
+    ) -> Assessment:
+        """The probability that ``chunks`` answer ``question``, and every usable sentence ranked best first."""
+        readable = self.reads(question)
+        name = "dense" if readable else "lexical"
+        weights = self.weights[name]
+        kind = expected_type(question)
+        terms = question_terms(question)
+        empty = {f: 0.0 for f in FEATURES}
+        if not chunks or not terms:
+            return Assessment(0.0, name, kind, empty)
+        alternatives = {t: self.synonyms.expand(t) for t in terms}
+        chunk_terms = [_terms(c.chunk.index_text) | _terms(c.chunk.title) for c in chunks]
+        local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
+        term_weight = {t: local.idf(t) for t in terms}
+        total = sum(term_weight.values()) or 1.0
+
+        def coverage(words: frozenset[str]) -> float:
+            return sum(w for t, w in term_weight.items() if alternatives[t] & words) / total
+
+        candidates = []
+        for rank, hit in enumerate(chunks):
+            context = _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
+            for position, sentence in enumerate(split_sentences(hit.chunk.text)):
+                if looks_like_instruction(sentence):
+                    continue  # a document's order to the assistant is never an answer
+                words = _terms(sentence)
+                cov = (1 - _CONTEXT_SHARE) * coverage(words) + _CONTEXT_SHARE * coverage(words | context)
+                features = {"coverage": cov, "dense": 0.0, "type": float(holds_type(sentence, kind)) if kind else 0.0,
+                            "rank": 1.0 / (rank + 1)}
+                candidates.append((sentence, hit, rank, position, features))
+        if not candidates:
+            return Assessment(0.0, name, kind, empty)
+        candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
+        if readable:
+            self._add_dense(question, candidates[: self.dense_sentences])
+        ranked = sorted(
+            (SentenceCandidate(s, h, r, p, f, weights.sentence_score(f)) for s, h, r, p, f in candidates),
+            key=lambda c: c.score,
+            reverse=True,
+        )
+        missing = [t for t in terms if not any(alternatives[t] & words for words in chunk_terms)]
+        stats = term_stats or local
+        question_features = {
+            "chunk_coverage": max(coverage(frozenset(words)) for words in chunk_terms),
+            "rare_missing": max((stats.idf(t) for t in missing), default=0.0),
+            "type_missing": float(bool(kind) and not any(c.features["type"] for c in ranked[:_TYPE_WINDOW])),
+        }
+        z = weights.intercept + ranked[0].score + weights.question_score(question_features)
+        probability = 1.0 / (1.0 + math.exp(-z))
+        return Assessment(probability, name, kind, {**ranked[0].features, **question_features}, ranked)
+
+    def prime(self, questions: Sequence[str], sentences: Sequence[str], batch: int = 256) -> None:
+        """Embed many questions and sentences in large batches ahead of ``assess`` (the fit script's speed-up)."""
+        for prefix, texts, embed in (("q\x1f", questions, self.embedder.embed_query), ("p\x1f", sentences, None)):
+            todo = [t for t in dict.fromkeys(texts) if prefix + t not in self._vectors]
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                same = getattr(self.embedder, "query_prefix", "") == getattr(self.embedder, "passage_prefix", "")
+                if embed is not None and not same:
+                    vectors = [embed(t) for t in part]
+                else:
+                    vectors = self.embedder.embed_documents(part)
+                with self._lock:
+                    for text, vector in zip(part, vectors):
+                        self._vectors[prefix + text] = np.asarray(vector, dtype=np.float32)
+
+    def _add_dense(self, question: str, candidates: list) -> None:
+        """Cosine of the question with each candidate sentence (vectors cached: documents repeat across asks)."""
+        sentences = [c[0] for c in candidates]
+        q_key = "q\x1f" + question
+        with self._lock:
+            want_q = q_key not in self._vectors
+            want = [s for s in dict.fromkeys(sentences) if "p\x1f" + s not in self._vectors]
+        fresh: dict[str, np.ndarray] = {}
+        same_prefix = getattr(self.embedder, "query_prefix", "") == getattr(self.embedder, "passage_prefix", "")
+        if want_q and same_prefix:
+            # One forward pass for the question and the sentences when the model embeds both alike (MiniLM).
+            vectors = self.embedder.embed_documents([question, *want])
+            fresh[q_key] = vectors[0]
+            fresh.update(("p\x1f" + s, v) for s, v in zip(want, vectors[1:]))
+        else:
+            if want_q:
+                fresh[q_key] = self.embedder.embed_query(question)
+            if want:
+                fresh.update(("p\x1f" + s, v) for s, v in zip(want, self.embedder.embed_documents(want)))
+        with self._lock:
+            for key, vector in fresh.items():
+                self._vectors[key] = np.asarray(vector, dtype=np.float32)
+            q = self._vectors[q_key]
+            sims = [float(np.dot(q, self._vectors["p\x1f" + s])) for s in sentences]
+            for key in [q_key, *("p\x1f" + s for s in sentences)]:
+                self._vectors.move_to_end(key)
+            while len(self._vectors) > self._cache_size:
+                self._vectors.popitem(last=False)
+        for (_, _, _, _, features), sim in zip(candidates, sims):
+            features["dense"] = sim
