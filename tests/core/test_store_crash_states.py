@@ -16,20 +16,12 @@ from core.types import Chunk
 from ingest.generations import EdgeGenerations
 from ingest.reindex_records import PendingBuild
 from retrieval.bm25 import BM25Encoder
-
-DIM = 8
-
+from tests.core.test_store_contract import DIM, unit
 
 def chunk(doc: str, ordinal: int, text: str, principals=("public",)) -> Chunk:
     return Chunk(document_id=doc, ordinal=ordinal, text=text, index_text=text, heading_path=(), token_count=3,
                  strategy="tokens", principals=principals, title=doc, url="", source="sample",
                  document_hash=f"h-{doc}")
-
-
-def unit(i: int) -> np.ndarray:
-    v = np.zeros(DIM, dtype=np.float32)
-    v[i % DIM] = 1.0
-    return v
 
 
 @pytest.fixture(params=["edge", "server"])
