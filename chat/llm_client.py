@@ -119,6 +119,11 @@ class _Watchdog:
     def stop(self) -> None:
         self._done.set()
 
+    def waiting_for(self) -> str:
+        """What the stream is waiting for now: the first token, or the next one."""
+        with self._lock:
+            return self._what
+
     def _watch(self) -> None:
         while not self._done.is_set():
             with self._lock:
@@ -176,6 +181,10 @@ class CompletionStream:
                 yield rest
         except _TRANSPORT_ERRORS as exc:
             waited = self._watchdog.waited_for if self._watchdog is not None else None
+            if waited is None and self._watchdog is not None and isinstance(exc, openai.APITimeoutError):
+                # The socket's read timeout shares the watchdog's first-token deadline and may fire a moment
+                # before it (a loaded machine): the meaning, and the closing in ``finally``, are the same.
+                waited = self._watchdog.waiting_for()
             raise self._on_error(exc, during_stream=True, waited_for=waited) from exc
         finally:
             self.close()
