@@ -138,7 +138,7 @@ class EvalRunner:
             hits = retriever.retrieve(example.question, top_k=RETRIEVE_K, principals=self._principals(example), mode=mode)
             latency = (time.perf_counter() - t0) * 1000
             t1 = time.perf_counter()
-            answer = self.answerer.answer(example.question, hits[: self.settings.top_k])
+            answer = self.answerer.answer(example.question, hits[: self.settings.top_k], **self._answer_options(example, retriever))
             answer_ms = (time.perf_counter() - t1) * 1000
             items = ranked_items(example, [h.chunk for h in hits])
             rankings[example.id] = items
@@ -180,6 +180,14 @@ class EvalRunner:
             logger.warning("%s x %s: %s", record["strategy"], record["retriever"], refusal)
             record["groundedness_refused"] = refusal
             record["metrics"].update(dict.fromkeys(GROUNDEDNESS_METRICS))
+
+    def _answer_options(self, example: EvalExample, retriever) -> dict:
+        """The extractive answerer weighs missing question terms by their rarity in this eval index."""
+        if self.answerer.name != "extractive":
+            return {}
+        from chat.answerability import StoreTermStats
+
+        return {"term_stats": StoreTermStats(retriever.store, retriever.sparse_encoder, self._principals(example))}
 
     def _principals(self, example: EvalExample) -> tuple[str, ...]:
         """Ask as the asker: with the corpus's own directory where it has one, else Kura's identity store."""

@@ -11,6 +11,7 @@ from chat.answerability import (
     expected_type,
     holds_type,
     load_weights,
+    specific_terms,
 )
 from tests.chat.conftest import make_hit
 
@@ -124,3 +125,38 @@ def test_no_chunks_or_no_terms_is_not_answerable():
     model = AnswerabilityModel()
     assert model.assess("Where is the Tokyo office?", []).probability == 0.0
     assert model.assess("what is it?", [OFFICES]).probability == 0.0
+
+
+def test_specific_terms_are_numbers_ids_names_and_quoted_names_not_amounts():
+    assert specific_terms("When is HoshiOS 9.0 scheduled for release?") >= {"hoshios", "9"}
+    assert specific_terms("Who is the budget holder for cost centre CC-600?") == {"cc", "600"}
+    assert specific_terms("What's the address of our Munich office?") == {"munich"}
+    assert {"名古屋"} <= specific_terms("名古屋オフィスの最寄り駅はどこですか？")
+    assert "梅" in specific_terms("8階の会議室「梅」の定員は何名ですか？")
+    # An amount is the asker's input to a rule ("a €2,500 report needs whom?"), not the fact asked for.
+    assert specific_terms("A report totals €2,500. Who approves it?") == set()
+    assert specific_terms("How soon do I have to finish the security course?") == set()
+
+
+def test_a_specific_term_missing_from_the_answering_sentence_lowers_answerability(embedder):
+    # The near miss keeps the topic and changes the version: the sentence that matches it holds another one.
+    chunk = make_hit("rel", "HoshiOS 8.0 is released on 19 January 2027. Releases go out on Tuesdays.", title="Releases")
+    model = AnswerabilityModel(embedder)
+    asked = model.assess("When is HoshiOS 8.0 released?", [chunk])
+    near_miss = model.assess("When is HoshiOS 9.0 released?", [chunk])
+    assert asked.features["specific"] == 1.0 and near_miss.features["specific"] < 1.0
+    assert near_miss.features["number_missing"] == 1.0 and asked.features["number_missing"] == 0.0
+    assert near_miss.probability < asked.probability - 0.2
+
+
+def test_an_english_question_is_answered_from_a_japanese_sentence_through_the_term_bridge(embedder):
+    # MiniLM cannot read the sentence: it is scored by the lexical model, its words matched through SudachiDict's
+    # bilingual groups (hotel = ホテル) and the tokens both languages share (23).
+    answering = make_hit("travel", "東京23区のホテルの上限は1泊18,000円です。", title="出張規定")
+    unrelated = make_hit("rooms", "会議室の予約は4週間先まで可能です。", title="会議室")
+    model = AnswerabilityModel(embedder)
+    question = "What is the hotel limit in Tokyo's 23 wards?"
+    good, bad = model.assess(question, [answering]), model.assess(question, [unrelated])
+    assert model.reads(question) and good.model == "lexical"
+    assert good.features["coverage"] > bad.features["coverage"] + 0.3
+    assert good.probability > bad.probability
