@@ -69,34 +69,60 @@ _DENSE_MAX_SENTENCES = 32  # ... plus the best others by coverage, up to this ma
 
 
 # --- answer types -------------------------------------------------------------------------------
-_NUMBER_QUESTION = re.compile(
-    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how (much|many|long|often|old|far|big|large|"
-    r"tall|high|fast)|what (percentage|percent|amount|number)|by what date)\b|いつ|いくら|幾ら|いくつ|幾つ|何[年月日時分秒歳才円人個回件枚台本名%％度倍割]|"
-    r"何パーセント|何時間|何日間|何か月|何ヶ月|何週|どのくらい|どれくらい|どれだけ|期限|締め切り|締切",
+# A "when" question is answered by a time, not by any number: "いつまでに提出" wants "30日以内", not "5万円".
+_TIME_QUESTION = re.compile(
+    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|(in|by) what (year|date|month)|"
+    r"how (long|often|soon|early|late)|what time)\b|いつ|何[年月日時分秒曜]|何時間|何日間|何か月|何ヶ月|何週|期限|締め切り|締切|"
+    r"どのくらいの期間|何年ごと|頻度",
+    re.IGNORECASE,
+)
+_AMOUNT_QUESTION = re.compile(
+    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]",
+    re.IGNORECASE,
+)
+_COUNT_QUESTION = re.compile(
+    r"\b(how (many|old|far|big|large|tall|high|fast)|what number)\b|いくつ|幾つ|何[歳才人個回件枚台本名度倍行]|どのくらい|どれくらい|どれだけ",
     re.IGNORECASE,
 )
 _NAME_QUESTION = re.compile(r"\b(who|whom|whose)\b|誰|だれ", re.IGNORECASE)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|million|billion|dozen|half"
 _HAS_NUMBER = re.compile(
-    rf"\d|[〇一二三四五六七八九十百千万億]|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-    rf"thirty|hundred|thousand|million|billion|dozen|half|once|twice|{_MONTHS}|monday|tuesday|wednesday|thursday|"
-    rf"friday|saturday|sunday|daily|weekly|monthly|annually|yearly)\b|毎[日週月年]|半",
+    rf"\d|[〇一二三四五六七八九十百千万億]|\b({_NUMBER_WORDS}|once|twice|{_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|"
+    rf"annually|yearly)\b|毎[日週月年]|半",
     re.IGNORECASE,
 )
+_HAS_TIME = re.compile(
+    rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜)|"
+    rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
+    rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
+    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前営業日|以内|まで",
+    re.IGNORECASE,
+)
+_HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
 _HAS_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|[\u30a0-\u30ff]{2,}|[\u4e00-\u9fff]{1,3}(さん|氏|部長|課長|様)")
 
 
 def expected_type(question: str) -> str:
-    """``number`` (dates, amounts, counts, durations), ``name``, or ``""`` when the question expects neither."""
-    if _NUMBER_QUESTION.search(question):
-        return "number"
+    """What the answer must hold: ``time``, ``amount``, ``count`` (any number), ``name``, or ``""`` (anything)."""
+    if _AMOUNT_QUESTION.search(question):
+        return "amount"
+    if _COUNT_QUESTION.search(question):
+        return "count"
+    if _TIME_QUESTION.search(question):
+        return "time"
     if _NAME_QUESTION.search(question):
         return "name"
     return ""
 
 
 def holds_type(sentence: str, kind: str) -> bool:
-    if kind == "number":
+    if kind == "time":
+        return _HAS_TIME.search(sentence) is not None
+    if kind == "amount":
+        return _HAS_AMOUNT.search(sentence) is not None
+    if kind == "count":
         return _HAS_NUMBER.search(sentence) is not None
     if kind == "name":
         return _HAS_NAME.search(sentence) is not None

@@ -59,7 +59,7 @@ def test_an_expected_answer_type_missing_lowers_answerability(embedder):
     no_date = make_hit("exp", "Expense reports are submitted in Hoshi Expense by the employee.", title="Expenses")
     dated = make_hit("exp", "Expense reports are submitted in Hoshi Expense within 30 days.", title="Expenses")
     question = "When are expense reports submitted?"
-    assert expected_type(question) == "number"
+    assert expected_type(question) == "time"
     without = model.assess(question, [no_date])
     with_date = model.assess(question, [dated])
     assert without.features["type_missing"] == 1.0 and with_date.features["type_missing"] == 0.0
@@ -69,14 +69,20 @@ def test_an_expected_answer_type_missing_lowers_answerability(embedder):
 
 
 def test_answer_types_in_both_languages():
-    assert expected_type("How much does the pass cost?") == "number"
+    assert expected_type("How much does the pass cost?") == "amount"
+    assert expected_type("How many days off do I get when I get married?") == "count"
     assert expected_type("Who approves travel?") == "name"
     assert expected_type("What is the VPN client called?") == ""
-    assert expected_type("申請書の提出期限はいつですか？") == "number"
+    assert expected_type("申請書の提出期限はいつですか？") == "time"
     assert expected_type("申請は誰が承認しますか？") == "name"
-    assert expected_type("宿泊費の上限はいくら？") == "number"
-    assert holds_type("提出は30日以内です。", "number") and holds_type("提出は三十日以内です。", "number")
-    assert not holds_type("Reports go to the finance team.", "number")
+    assert expected_type("宿泊費の上限はいくら？") == "amount"
+    assert expected_type("カラー印刷は月に何枚までですか？") == "count"
+    assert holds_type("提出は30日以内です。", "time") and holds_type("提出は三十日以内です。", "time")
+    # A "when" question is not answered by an amount, nor a "how much" question by a date.
+    assert not holds_type("5万円を超える申請書には部門長の承認が必要です。", "time")
+    assert holds_type("Laptops are replaced every 3 years.", "time") and holds_type("It opened in 2019.", "time")
+    assert holds_type("The pass costs €30 per month.", "amount") and not holds_type("Submit within 30 days.", "amount")
+    assert not holds_type("Reports go to the finance team.", "count")
     assert holds_type("Reports go to Aiko Tanaka.", "name") and not holds_type("Reports go to finance.", "name")
 
 
