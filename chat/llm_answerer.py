@@ -160,8 +160,10 @@ class LLMAnswerer:
         # A high-recall gate: the model is called unless the answerability model is confident that nothing
         # retrieved answers (its gate threshold passes 98.5% of answerable validation questions); the model's
         # NOT_FOUND and the citation and support checks judge the rest.
+        # A configured KURA_ABSTAIN_THRESHOLD is one probability threshold for both answerers, as it always was.
         verdict = self.extractive.answerability.assess(question, chunks)
-        if verdict.gate_margin < 0:
+        fixed = self.settings.abstain_threshold
+        if (verdict.gate_margin < 0) if fixed is None else not verdict.answerable(fixed):
             logger.info("abstaining without an LLM call: answerability %.3f, %.2f below the gate", verdict.probability, -verdict.gate_margin)
             return self._not_found_answer(question, chunks, started)
         language = "Japanese" if has_japanese(question) else "the same language as the question"
