@@ -457,6 +457,11 @@ class AnswerabilityModel:
         """The term in the other language (SudachiDict's bilingual groups), as single BM25 terms."""
         return _bridged_terms(term)
 
+    def clear_cache(self) -> None:
+        """Forget every cached vector (benchmarks measure a first sight of each sentence with it)."""
+        with self._lock:
+            self._vectors.clear()
+
     def prime(self, questions: Sequence[str], sentences: Sequence[str], batch: int = 256) -> None:
         """Embed many questions and sentences in large batches ahead of ``assess`` (the fit script's speed-up)."""
         for prefix, texts, embed in (("q\x1f", questions, self.embedder.embed_query), ("p\x1f", sentences, None)):
