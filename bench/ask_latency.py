@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))  # appended: a PYTHONPATH pointing at another checkout wins
+# bench/ itself off the path (its retrieval.py would shadow the package); the checkout appended, so a
+# PYTHONPATH pointing at another checkout wins.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(ROOT))
 
 from bots.app import KuraApp  # noqa: E402
 from core.settings import load_settings  # noqa: E402
