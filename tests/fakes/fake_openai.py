@@ -309,12 +309,19 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         while (left := seconds - (time.monotonic() - started)) > 0:
             readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
-            # A closed connection reads as end-of-file (the client sends nothing else while it waits).
-            if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+            # A closed connection reads as end-of-file, or as a reset when the client closed with unread data
+            # (the client sends nothing else while it waits).
+            if readable and self._peek() == b"":
                 self.fake.client_left_after_s = time.monotonic() - started
                 self.close_connection = True
                 return True
         return False
+
+    def _peek(self) -> bytes | None:
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK)
+        except ConnectionResetError:
+            return b""
 
     def _text_completion(self, request: dict[str, Any]) -> None:
         """The completions API: one ``text`` choice; ``logprobs`` (an int) as the API's parallel lists."""

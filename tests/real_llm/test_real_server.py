@@ -124,7 +124,10 @@ def test_summaries_never_index_template_text(real_model, tmp_path):
     from ingest.connectors.sample import SampleConnector
     from ingest.summarize_llm import LLMSummarizer
 
-    summarizer = LLMSummarizer.from_settings(settings(real_model, data_dir=tmp_path, summary_max_tokens=60))
+    # A whole document is one prompt: at the measured 17-49 prompt tokens/s (1 thread, loaded 2-core VM) a
+    # 2,000-token document needs ~2 min before the first token, past the other tests' 120 s.
+    summarizer = LLMSummarizer.from_settings(settings(real_model, data_dir=tmp_path, summary_max_tokens=60,
+                                                      llm_first_token_timeout_s=600.0))
     chunker = create_chunker("summary", ChunkingConfig(), summarizer=summarizer)
     limit = int(os.environ.get("KURA_TEST_LLM_DOCS", "8"))
     documents = [d for batch in SampleConnector().load() for d in batch.documents][:limit]
