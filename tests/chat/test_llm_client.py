@@ -34,6 +34,23 @@ def test_logprobs_are_passed_through(fake):
     assert {t.token for t in completion.logprobs[0].top_logprobs} == {"Yes", "No"}
 
 
+def test_a_text_completion_returns_its_logprobs_in_the_chat_shape(fake):
+    fake.script(Reply(" No.", token_logprobs=[(" No", -0.4, {" Yes": -1.2}), (".", -0.1, {})]))
+    completion = client_for(fake).complete_text("Claim: X\nAnswer:", max_tokens=3, temperature=0.0, logprobs=5)
+    assert completion.text == " No." and completion.finish_reason == "stop"
+    assert [e.token for e in completion.logprobs] == [" No", "."]
+    assert {(t.token, t.logprob) for t in completion.logprobs[0].top_logprobs} >= {(" No", -0.4), (" Yes", -1.2)}
+    sent = fake.text_completion_requests[0]
+    assert sent["prompt"] == "Claim: X\nAnswer:" and sent["logprobs"] == 5 and not sent.get("stream")
+
+
+def test_a_chat_only_endpoint_refuses_text_completions_with_a_status(fake):
+    fake.completions_supported = False
+    with pytest.raises(LLMStatusError) as refused:
+        client_for(fake).complete_text("Answer:")
+    assert refused.value.status_code == 404 and len(fake.text_completion_requests) == 1
+
+
 def test_stream_yields_deltas_and_records_the_model(fake):
     fake.script(Reply("one two three", model="served-model"))
     stream = client_for(fake).stream(MESSAGES)
