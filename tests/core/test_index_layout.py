@@ -122,3 +122,23 @@ def test_quantized_search_rescores_to_the_exact_order(tmp_path):
 def test_layout_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         IndexLayout(**bad)
+
+
+def test_an_older_index_without_the_staged_field_index_gets_it_on_open(tmp_path):
+    # Indexes built before ``staged`` existed lack its payload index; count() filters on it, and unindexed
+    # it scans every payload (at 1M chunks ~800 MB read into the serving process on each call).
+    import qdrant_edge as qe
+
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure_collection(8)
+    store.upsert([make_chunk("doc:a", 0, "text")], np.ones((1, 8), dtype=np.float32), [SparseVector((), ())])
+    store._open().update(qe.UpdateOperation.delete_field_index("staged"))
+    store.close()
+    shard = qe.EdgeShard.load(str(tmp_path / "idx" / "shard"))
+    assert "staged" not in shard.info().payload_schema
+    shard.close()
+
+    reopened = EdgeStore(tmp_path / "idx")
+    assert reopened.count() == 1
+    assert "staged" in reopened._open().info().payload_schema
+    reopened.close()
