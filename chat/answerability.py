@@ -322,7 +322,53 @@ def _bridged_terms(term: str) -> frozenset[str]:
 
 @lru_cache(maxsize=8192)
 def _terms(text: str) -> frozenset[str]:
-    return frozenset(tokenize(text))
+    """BM25 terms of the text, plus the readings of its Japanese words (see ``_reading_of``)."""
+    terms = frozenset(tokenize(text))
+    if has_japanese(text):
+        from retrieval.tokenize import japanese_readings
+
+        terms |= frozenset(_READING + r for r in japanese_readings(text))
+    return terms
+
+
+_READING = "\x1e"  # marks a reading among the terms, so ケイヒ the reading never equals a katakana word by accident
+
+
+@lru_cache(maxsize=8192)
+def _reading_of(term: str) -> frozenset[str]:
+    """A Japanese term's reading (one word), as ``_terms`` records it."""
+    from retrieval.tokenize import japanese_readings
+
+    readings = japanese_readings(term) if has_japanese(term) else []
+    return frozenset((_READING + readings[0],)) if len(readings) == 1 else frozenset()
+
+
+def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
+    """Words of the vocabulary one typing slip from a Latin term (two for long ones): sesion ~ session,
+    lenght ~ length, replacment ~ replacement. Short words and numbers are left exact."""
+    if len(term) < 4 or not term.isascii() or not term.isalpha():
+        return frozenset()
+    limit = 1 if len(term) < 8 else 2
+    return frozenset(
+        w for w in vocabulary
+        if w.isascii() and abs(len(w) - len(term)) <= limit and w[0] == term[0] and _within(term, w, limit)
+    )
+
+
+def _within(a: str, b: str, limit: int) -> bool:
+    """Optimal string alignment distance (edits and swaps of neighbours) of a and b is at most ``limit``."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if previous2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return False
+        previous2, previous = previous, current
+    return previous[-1] <= limit
 
 
 class AnswerabilityModel:
@@ -381,12 +427,18 @@ class AnswerabilityModel:
         empty = {f: 0.0 for f in FEATURES}
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
-        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) for t in terms}
+        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) for t in terms}
         specific = [t for t in terms if t in specific_terms(question)]
         numbers = [t for t in specific if any(ch.isdigit() for ch in t)]  # a year, version or id asked about
         chunk_terms = [_terms(c.chunk.index_text) | _terms(c.chunk.title) for c in chunks]
+        vocabulary = frozenset().union(*chunk_terms)
+        slips = {t: _misspelt(t, vocabulary) for t in terms if not alternatives[t] & vocabulary}
+        for t, words in slips.items():  # a word the candidates never hold may be a slip of the keyboard
+            alternatives[t] |= words
         local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
-        term_weight = {t: local.idf(t) for t in terms}
+        # (a slip weighs as the word it was meant to be, not as a word no candidate has)
+        df = {t: sum(1 for words in chunk_terms if slips[t] & words) if slips.get(t) else local.df.get(t, 0) for t in terms}
+        term_weight = {t: normalised_idf(df[t], max(1, len(chunk_terms))) for t in terms}
         total = sum(term_weight.values()) or 1.0
 
         def coverage(words: frozenset[str]) -> float:

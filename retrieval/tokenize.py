@@ -93,3 +93,17 @@ def japanese_proper_nouns(text: str) -> list[str]:
         for m in _sudachi().tokenize(piece, SplitMode.A)
         if m.part_of_speech()[1] == "固有名詞"
     ]
+
+
+def japanese_readings(text: str) -> list[str]:
+    """Sudachi's katakana readings of the content words in ``text``: 精算 and 生産 both read セイサン, 期限 and
+    きげん both キゲン, so a question typed by sound or with the wrong kanji still meets its words."""
+    from sudachipy import SplitMode
+
+    text = unicodedata.normalize("NFKC", text)
+    return [
+        m.reading_form()
+        for piece in _pieces(text, _SUDACHI_MAX_CHARS)
+        for m in _sudachi().tokenize(piece, SplitMode.A)
+        if m.part_of_speech()[0] not in _DROP_POS and has_japanese(m.surface()) and len(m.reading_form()) >= 2
+    ]

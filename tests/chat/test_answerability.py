@@ -169,3 +169,24 @@ def test_an_english_question_is_answered_from_a_japanese_sentence_through_the_te
     assert model.reads(question) and good.model == "lexical"
     assert good.features["coverage"] > bad.features["coverage"] + 0.3
     assert good.probability > bad.probability
+
+
+def test_a_misspelt_word_still_meets_its_word():
+    chunk = make_hit("vpn", "A VPN session lasts at most 12 hours; after that you must sign in again.", title="VPN setup")
+    model = AnswerabilityModel()
+    typed = model.assess("vpn sesion max lenght", [chunk])
+    spelt = model.assess("vpn session max length", [chunk])
+    assert typed.features["coverage"] == pytest.approx(spelt.features["coverage"])
+    # Only a slip: a different word of the same length is no match.
+    assert model.assess("vpn mission max lenght", [chunk]).features["coverage"] < spelt.features["coverage"]
+
+
+def test_a_japanese_word_typed_with_the_wrong_kanji_meets_it_by_its_reading():
+    # 生産 (production) for 精算 (settlement): both read セイサン, the typing slip of an IME.
+    chunk = make_hit("keihi", "経費精算の承認締め切りは毎月10日です。", title="給与カレンダー")
+    model = AnswerabilityModel()
+    slip = model.assess("経費生産の締め切りは？", [chunk])
+    right = model.assess("経費精算の締め切りは？", [chunk])
+    unrelated = model.assess("経費削減の締め切りは？", [chunk])
+    assert slip.features["coverage"] == pytest.approx(right.features["coverage"])
+    assert unrelated.features["coverage"] < slip.features["coverage"]
