@@ -74,8 +74,9 @@ def no_embedding_thread() -> bool:
 class Embedder:
     """The real embedder, with hooks: fail on call ``fail_on``, or wait on ``gate`` during the first call."""
 
-    def __init__(self, inner, *, fail_on: int | None = None, gate: threading.Event | None = None):
-        self.inner, self.fail_on, self.gate = inner, fail_on, gate
+    def __init__(self, inner, *, fail_on: int | None = None, gate: threading.Event | None = None,
+                 hold: threading.Event | None = None):
+        self.inner, self.fail_on, self.gate, self.hold = inner, fail_on, gate, hold
         self.calls, self.threads, self.gate_opened = 0, set(), None
         self.in_first_call = threading.Event()
         self.dimension = inner.dimension
@@ -85,6 +86,8 @@ class Embedder:
         self.threads.add(threading.current_thread().name)
         if self.calls == self.fail_on:
             raise RuntimeError("the model ran out of memory")
+        if self.hold is not None and self.calls == 1:
+            self.hold.wait(timeout=5)
         if self.gate is not None and self.calls == 1:
             self.in_first_call.set()
             self.gate_opened = self.gate.wait(timeout=5)  # opens only if chunking goes on meanwhile
@@ -128,13 +131,18 @@ def test_the_next_documents_are_chunked_while_a_batch_embeds(tmp_path, chunker, 
     store.close()
 
 
-def test_an_embedding_error_reaches_the_indexing_thread_and_the_index_stays_consistent(tmp_path, chunker, embedder):
+@pytest.mark.parametrize("embed_ahead", [2, 0])
+def test_an_embedding_error_reaches_the_indexing_thread_and_the_index_stays_consistent(tmp_path, chunker, embedder,
+                                                                                        embed_ahead):
+    # Inline (0) too: an embedding error used to be taken for the current document's chunking error, and the lost
+    # batch's other documents were then published short.
     expected = serial_index(tmp_path, chunker, embedder)
     store = EdgeStore(tmp_path / "idx")
     failing = Embedder(embedder, fail_on=3)
     with pytest.raises(RuntimeError, match="ran out of memory"):
-        pipeline(store, chunker, failing, embed_ahead=2).index([SyncBatch(documents=corpus())])
-    assert failing.threads and threading.main_thread().name not in failing.threads  # raised in the worker
+        pipeline(store, chunker, failing, embed_ahead=embed_ahead).index([SyncBatch(documents=corpus())])
+    if embed_ahead:
+        assert failing.threads and threading.main_thread().name not in failing.threads  # raised in the worker
     assert no_embedding_thread()
     seen = visible(store)
     assert 0 < sum(seen.values()) < sum(expected.values())  # stopped part way
@@ -157,6 +165,26 @@ def test_a_chunking_error_fails_its_document_only_and_leaves_nothing_of_it(tmp_p
     assert "files:long" not in store.document_hashes()  # no staged leftovers either
     assert visible(store) == serial_index(tmp_path, chunker, embedder)
     assert no_embedding_thread()
+    store.close()
+
+
+def test_a_document_deleted_while_its_batches_embed_leaves_nothing_behind(tmp_path, chunker, embedder):
+    docs = corpus()
+    gone = docs[0].id
+    hold = threading.Event()  # the first batch (the first document's chunks) embeds only once the deletion comes
+
+    def batches():
+        yield SyncBatch(documents=docs)
+        hold.set()
+        yield SyncBatch(deleted_ids=[gone])
+
+    store = EdgeStore(tmp_path / "idx")
+    stats = pipeline(store, chunker, Embedder(embedder, hold=hold), embed_ahead=10).index(batches())
+    assert stats.documents_deleted == 1
+    assert gone not in store.document_hashes()  # neither published nor left staged
+    expected = serial_index(tmp_path, chunker, embedder)
+    del expected[gone]
+    assert visible(store) == expected
     store.close()
 
 
