@@ -89,7 +89,7 @@ def main() -> None:
     fill(confluence, google, slack, args.n)
     with confluence, google, slack, tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp) / "sa.json"
-        service_account_file(key, f"{google.url}/token")
+        service_account_file(key, f"{google.url}/token", google)  # the fake verifies the JWT against this key
         settings = Settings(
             data_dir=Path(tmp) / "data", confluence_url=f"{confluence.url}/wiki", confluence_username=confluence.username,
             confluence_token=confluence.token, confluence_spaces=["ENG"], google_credentials_file=key,

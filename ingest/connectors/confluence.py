@@ -151,11 +151,11 @@ class ConfluenceConnector:
 
     # --- listings ------------------------------------------------------------------------
     def _spaces(self, access: AccessResolver) -> dict[str, frozenset[str]]:
-        """Space key -> read principals for every space in scope."""
-        keys = list(self.settings.confluence_spaces)
-        if not keys:
-            keys = [s["key"] for s in self.api.spaces()]
+        """Space key -> read principals for every space in scope (Cloud: v2; Data Center: v1)."""
         excluded = set(self.settings.confluence_exclude_spaces)
+        if self.settings.confluence_cloud:
+            return self._spaces_v2(access, excluded)
+        keys = list(self.settings.confluence_spaces) or [s["key"] for s in self.api.spaces()]
         spaces = {}
         for key in keys:
             if key in excluded:
@@ -173,6 +173,30 @@ class ConfluenceConnector:
                     "rights to read them, and Kura will not guess who may read a space"
                 )
             spaces[key] = access.space_readers(space)
+        return spaces
+
+    def _spaces_v2(self, access: AccessResolver, excluded: set[str]) -> dict[str, frozenset[str]]:
+        """Cloud: space ids from v2 ``spaces``, readers from v2 ``spaces/{id}/permissions`` (v1 ``space/{key}``
+        is deprecated)."""
+        configured = list(self.settings.confluence_spaces)
+        found = {s["key"]: str(s["id"]) for s in (self.api.spaces_by_key(configured) if configured
+                                                  else self.api.spaces())}
+        if missing := [key for key in configured if key not in found and key not in excluded]:
+            raise ConnectorAuthError(f"Confluence spaces {missing} (KURA_CONFLUENCE_SPACES) were not found or are "
+                                     "not visible to the API user")
+        spaces = {}
+        for key, space_id in found.items():
+            if key in excluded:
+                continue
+            try:
+                spaces[key] = access.space_readers_v2(self.api.space_permissions(space_id), key)
+            except requests.HTTPError as exc:
+                raise ConnectorAuthError(
+                    f"Confluence did not return the permissions of space {key!r} (HTTP "
+                    f"{exc.response.status_code if exc.response is not None else '?'}): the API user needs "
+                    "permission to view the space (and, with OAuth, the read:space:confluence scope); Kura will "
+                    "not guess who may read a space"
+                ) from exc
         return spaces
 
     def _types_cql(self, spaces: dict[str, Any]) -> str:

@@ -1,10 +1,13 @@
 """The Confluence REST calls Kura makes, on atlassian-python-api, with retries and clear auth errors.
 
-On Cloud (``https://SITE.atlassian.net/wiki``), pages, blog posts, their labels
-and footer comments are read from the v2 API (``api/v2/...``, cursor paged):
-the v1 ``content/{id}`` and ``child/comment`` resources are deprecated there.
-v1 stays for what v2 has no equivalent of: CQL search with expanded ancestors
-and restrictions, restriction paging, users. Server/Data Center has no v2 and
+On Cloud (``https://SITE.atlassian.net/wiki``), spaces, space permissions,
+pages, blog posts, their labels and footer comments are read from the v2 API
+(``api/v2/...``, cursor paged): the v1 ``space/{key}``, ``content/{id}`` and
+``child/comment`` resources are deprecated there. v1 stays for what v2 has no
+equivalent of (none of these are deprecated): CQL search with expanded
+ancestors and restrictions, restriction paging, users, and groups by id (v2
+names a group only by its id; v1 ``group/by-id`` gives its name and
+``group/{id}/membersByGroupId`` its members). Server/Data Center has no v2 and
 reads everything from v1 (``https://HOST[/context]/rest/api``); v2 answers are
 reshaped into the v1 form so the connector handles one shape. The library's own
 Retry-After handling is switched off: :mod:`ingest.connectors.retry` does it
@@ -116,8 +119,23 @@ class ConfluenceApi:
             return self.paged("api/v2/spaces", {"type": "global", "limit": 250})
         return self.paged("rest/api/space", {"limit": 100, "type": "global"})
 
+    def spaces_by_key(self, keys: list[str]) -> Iterator[dict[str, Any]]:
+        """The v2 spaces (``id``, ``key``, ``name``) of the given keys (Cloud); absent keys are not returned."""
+        for i in range(0, len(keys), 100):
+            yield from self.paged("api/v2/spaces", {"keys": ",".join(keys[i:i + 100]), "limit": 250})
+
+    def space_permissions(self, space_id: str) -> Iterator[dict[str, Any]]:
+        """Every permission assignment of a space (Cloud, v2): ``{principal: {type, id}, operation: {key,
+        targetType}}``, one per principal and operation, followed page by page through ``_links.next``."""
+        return self.paged(f"api/v2/spaces/{space_id}/permissions", {"limit": 250})
+
     def space(self, key: str) -> dict[str, Any]:
+        """A space with its permissions, v1 (Data Center, which has no v2; deprecated on Cloud)."""
         return self.get(f"rest/api/space/{key}", {"expand": "permissions"})
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        """A group (``id``, ``name``) by id: v2 permissions name groups only by id (Cloud)."""
+        return self.get("rest/api/group/by-id", {"id": group_id})
 
     def search(self, cql: str, expand: str, limit: int = 100) -> Iterator[dict[str, Any]]:
         return self.paged("rest/api/content/search", {"cql": cql, "expand": expand, "limit": limit})

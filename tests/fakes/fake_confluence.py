@@ -1,9 +1,16 @@
-"""A fake Confluence Cloud site (REST v1 under ``/wiki``) for the real atlassian-python-api client.
+"""A fake Confluence Cloud site (REST v1 and v2 under ``/wiki``) for the real atlassian-python-api client.
 
-Reproduces the JSON shapes Kura reads: spaces with ``expand=permissions``,
-``content/search`` with CQL and cursor pagination via ``_links.next``, content
-with expansions (only what was asked for is included), restrictions, group
-members and user lookups. Like the real site, CQL ``lastmodified`` compares in
+Reproduces the JSON shapes Kura reads: v2 spaces and space permissions
+(principals by id, cursor paged), ``content/search`` with CQL and cursor
+pagination via ``_links.next``, content with expansions (only what was asked
+for is included), restrictions, group members and user lookups. Every request
+is checked against the v1/v2 OpenAPI subsets in ``specs/`` (path, parameter
+names, integer types, limits), and every v2 answer against the documented 200
+schema (:mod:`tests.fakes.openapi_shape`). As a Cloud site (``cloud=True``,
+the default) it refuses the resources the v1 spec marks deprecated with 410,
+so a connector that falls back to them fails its tests; as Data Center
+(``cloud=False``) it has no v2 and serves v1 only, ``space/{key}?expand=permissions``
+included. Like the real site, CQL ``lastmodified`` compares in
 the API user's time zone (here UTC+9), and users in restrictions come without
 their email unless the site shows it. Tests mutate the data between syncs and
 inject 429/500 faults through :class:`FakeServer`.
@@ -22,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.fakes.http_fake import FakeServer, Request, Response
+from tests.fakes.openapi_shape import shape_errors
 
 SPECS = Path(__file__).parent / "specs"
 USER_TZ = timezone(timedelta(hours=9))
@@ -58,6 +66,8 @@ class FakeConfluence(FakeServer):
         self.pages: dict[str, Page] = {}
         self.show_emails_in_restrictions = False
         self.show_space_permissions = True
+        self.cloud = True  # False: a Data Center site (no v2, deprecated-on-Cloud v1 resources served)
+        self.spec_violations: list[str] = []  # answers of the fake itself that broke the v2 response schema
         self.deprecated_calls: list[str] = []  # spec paths marked "deprecated" that were called
         self.hidden_emails: set[str] = set()  # accounts whose privacy setting hides their email (User.email == "")
         self.expansion_limit = 25  # an expanded restriction list carries at most this many; the rest is paged
@@ -73,7 +83,7 @@ class FakeConfluence(FakeServer):
 
     def add_space(self, key: str, name: str, read_groups=(), read_users=(), anonymous: bool = False) -> None:
         self.spaces[key] = {"name": name, "groups": list(read_groups), "users": list(read_users),
-                            "anonymous": anonymous}
+                            "anonymous": anonymous, "id": str(98300 + len(self.spaces))}  # v2 ids: int64 as string
 
     def add_page(self, page: Page) -> Page:
         page.when = page.created = self.tick()
@@ -94,14 +104,23 @@ class FakeConfluence(FakeServer):
         found = _spec_operation(req.path)
         if found is None:
             return Response(404, {"statusCode": 404, "message": f"no such resource in the OpenAPI spec: {req.path}"})
-        template, operation = found
-        unknown = set(req.query) - {p["name"] for p in operation["parameters"]}
-        if unknown:
-            return Response(400, {"statusCode": 400, "message": f"unknown query parameters {sorted(unknown)}"})
+        template, operation, path_args = found
+        if problem := _bad_parameters(operation, req.query, path_args):
+            return Response(400, {"statusCode": 400, "message": problem})
+        if operation.get("data_center_only") and self.cloud:
+            return Response(404, {"statusCode": 404, "message": f"{template} exists on Data Center only"})
         if operation["deprecated"]:
             self.deprecated_calls.append(template)
+            if self.cloud:  # removed here so that a fall-back to v1 fails a test instead of passing quietly
+                return Response(410, {"statusCode": 410, "message": f"{template} is deprecated: use the v2 API"})
         if req.path.startswith("/wiki/api/v2/"):
-            return self._route_v2(req, req.path.removeprefix("/wiki/api/v2/"))
+            if not self.cloud:
+                return Response(404, {"statusCode": 404, "message": "Data Center has no REST API v2"})
+            response = self._route_v2(req, req.path.removeprefix("/wiki/api/v2/"))
+            if response.status == 200 and (errors := shape_errors(operation["response"], response.body)):
+                self.spec_violations += errors
+                return Response(500, {"message": f"the fake's answer breaks the v2 spec: {errors[:3]}"})
+            return response
         path = req.path.removeprefix("/wiki/rest/api/")
         if req.path == path:
             return Response(404, {"message": "not under /wiki/rest/api"})
@@ -139,6 +158,11 @@ class FakeConfluence(FakeServer):
         if path == "group/member" or (m := re.fullmatch(r"group/([^/]+)/member", path)):  # Cloud / Data Center
             members = self.groups.get(req.arg("name") or (m.group(1) if m else ""), [])
             return self._paged(req, [self._user(a, with_email=True) for a in members])
+        if path == "group/by-id":
+            name = (req.arg("id") or "").removeprefix("gid-")
+            if name not in self.groups:
+                return Response(404, {"statusCode": 404, "message": "group not found"})
+            return Response(200, {"type": "group", "name": name, "id": f"gid-{name}"})
         if path == "user":
             account = req.arg("accountId") or ""
             if account not in self.users:
@@ -150,29 +174,33 @@ class FakeConfluence(FakeServer):
         """Cloud's v2 API: footer comments and their children, cursor-paged with ``_links.next`` from the root."""
         if path == "spaces":
             keys = sorted(self.spaces)
-            start, limit = int(req.arg("cursor") or 0), min(int(req.arg("limit") or 25), self.page_size)
-            links = {"base": f"{self.url}/wiki"}
-            if start + limit < len(keys):
-                query = urlencode({**{k: v[0] for k, v in req.query.items()}, "cursor": start + limit})
-                links["next"] = f"/wiki/api/v2/spaces?{query}"
-            results = [{"id": str(abs(hash(k)) % 10_000), "key": k, "name": self.spaces[k]["name"], "type": "global",
-                        "status": "current"} for k in keys[start:start + limit]]
-            return Response(200, {"results": results, "_links": links})
+            if req.arg("keys"):
+                keys = [k for k in keys if k in req.arg("keys").split(",")]
+            results = [{"id": self.spaces[k]["id"], "key": k, "name": self.spaces[k]["name"], "type": "global",
+                        "status": "current"} for k in keys]
+            return self._cursor_page(req, path, results)
+        if m := re.fullmatch(r"spaces/(\d+)/permissions", path):
+            key = next((k for k, s in self.spaces.items() if s["id"] == m.group(1)), None)
+            if key is None or not self.show_space_permissions:  # the spec: not found, or not allowed to see them
+                return Response(404, {"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found"}]})
+            return self._cursor_page(req, path, self._space_permissions(key))
         if m := re.fullmatch(r"(pages|blogposts)/(\d+)(/labels)?", path):
             page = self.pages.get(m.group(2))
             if page is None or page.type != m.group(1)[:-1]:
                 return Response(404, {"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found"}]})
             if m.group(3):
                 return Response(200, {"results": [{"id": f"l-{n}", "name": n, "prefix": "global"} for n in page.labels],
-                                      "_links": {"base": f"{self.url}/wiki"}})
+                                      "_links": {}})
             if page.broken:
                 return Response(500, {"errors": [{"status": 500, "code": "INTERNAL_SERVER_ERROR", "title": "Error"}]})
             item = {"id": page.id, "status": "current", "title": page.title,
-                    "spaceId": str(abs(hash(page.space)) % 10_000), "parentId": page.parent, "authorId": page.author,
+                    "spaceId": self.spaces[page.space]["id"], "authorId": page.author,
                     "createdAt": page.created.isoformat().replace("+00:00", "Z"),
                     "version": {"number": page.version, "authorId": page.author,
                                 "createdAt": page.when.isoformat().replace("+00:00", "Z")},
-                    "_links": {"webui": f"/spaces/{page.space}/pages/{page.id}", "base": f"{self.url}/wiki"}}
+                    "_links": {"webui": f"/spaces/{page.space}/pages/{page.id}"}}
+            if page.parent:  # the schema has no null here (its prose says null): absent when there is none
+                item["parentId"] = page.parent
             if req.arg("body-format") == "storage":
                 item["body"] = {"storage": {"representation": "storage", "value": page.body}}
             return Response(200, item)
@@ -198,11 +226,49 @@ class FakeConfluence(FakeServer):
             if req.arg("body-format") == "storage":
                 item["body"] = {"storage": {"representation": "storage", "value": body}}
             items.append(item)
-        links = {"base": f"{self.url}/wiki"}
+        links = {}
         if start + limit < len(ids):
             query = urlencode({**{k: v[0] for k, v in req.query.items()}, "cursor": start + limit})
             links["next"] = f"/wiki/api/v2/{path}?{query}"
         return Response(200, {"results": items, "_links": links})
+
+    def _space_permissions(self, key: str) -> list[dict[str, Any]]:
+        """A space's permission assignments as v2 lists them: one per principal and operation, by id only.
+
+        Reads are interleaved with other operations, so a reader that forgets to filter on ``read``/``space``
+        (or stops after the first page) gets a different answer. Anonymous access is a ``role`` principal: the
+        spec names the type but not its ids, so the id here is this fake's own.
+        """
+        space, found = self.spaces[key], []
+
+        def grant(kind: str, principal: str, operation: str, target: str) -> None:
+            found.append({"id": str(len(found) + 1), "principal": {"type": kind, "id": principal},
+                          "operation": {"key": operation, "targetType": target}})
+
+        grant("group", "gid-confluence-administrators", "administer", "space")
+        for group in space["groups"]:
+            grant("group", f"gid-{group}", "read", "space")
+            grant("group", f"gid-{group}", "create", "page")
+        for account in space["users"]:
+            grant("user", account, "create", "comment")
+            grant("user", account, "read", "space")
+        if space["anonymous"]:
+            grant("role", "anonymous", "read", "space")
+        return found
+
+    def _cursor_page(self, req: Request, path: str, items: list[Any]) -> Response:
+        """One page of a v2 list: an opaque cursor in ``_links.next`` and in the ``Link`` header, as the spec says."""
+        cursor = req.arg("cursor")
+        start = int(base64.urlsafe_b64decode(cursor).decode().removeprefix("after:")) if cursor else 0
+        limit = min(int(req.arg("limit") or 25), self.page_size)
+        body: dict[str, Any] = {"results": items[start:start + limit], "_links": {}}
+        headers = {}
+        if start + limit < len(items):
+            token = base64.urlsafe_b64encode(f"after:{start + limit}".encode()).decode()
+            query = urlencode({**{k: v[0] for k, v in req.query.items()}, "cursor": token})
+            body["_links"]["next"] = f"/wiki/api/v2/{path}?{query}"
+            headers["Link"] = f'<{body["_links"]["next"]}>; rel="next"'
+        return Response(200, body, headers)
 
     def _comment_index(self) -> dict[str, tuple[str, str | None, tuple[str, str]]]:
         """comment id -> (page id, parent comment id or None, (author, body)), numbered depth first."""
@@ -334,14 +400,33 @@ def _spec_paths() -> list[tuple[re.Pattern, str, dict[str, Any]]]:
     for name in ("confluence_v1_subset.json", "confluence_v2_subset.json"):
         paths.update(json.loads((SPECS / name).read_text())["paths"])
     # Data Center's member list (no Cloud spec has it): kept for the Data Center code path.
-    paths["/wiki/rest/api/group/{groupName}/member"] = {"deprecated": False, "parameters": [
+    paths["/wiki/rest/api/group/{groupName}/member"] = {"deprecated": False, "data_center_only": True, "parameters": [
         {"name": "start", "in": "query"}, {"name": "limit", "in": "query"}, {"name": "expand", "in": "query"}]}
-    compiled = [(re.compile(re.sub(r"\{[^}]+\}", "[^/]+", t) + "$"), t, op) for t, op in paths.items()]
+    compiled = [(re.compile(re.sub(r"\{([^}]+)\}", r"(?P<\1>[^/]+)", t) + "$"), t, op) for t, op in paths.items()]
     return sorted(compiled, key=lambda c: (c[1].count("{"), -len(c[1])))  # literal paths before templates
 
 
-def _spec_operation(path: str) -> tuple[str, dict[str, Any]] | None:
+def _spec_operation(path: str) -> tuple[str, dict[str, Any], dict[str, str]] | None:
     for pattern, template, operation in _spec_paths():
-        if pattern.match(path):
-            return template, operation
+        if m := pattern.match(path):
+            return template, operation, m.groupdict()
+    return None
+
+
+def _bad_parameters(operation: dict[str, Any], query: dict[str, list[str]], path_args: dict[str, str]) -> str | None:
+    """What the real API answers 400 to: an unknown query parameter, a non-integer where the spec says integer
+    (a v2 space id, a limit), a limit outside 1..maximum."""
+    specs = {p["name"]: p for p in operation["parameters"]}
+    unknown = set(query) - set(specs)
+    if unknown:
+        return f"unknown query parameters {sorted(unknown)}"
+    values = {**{k: v[0] for k, v in query.items()}, **path_args}
+    for name, value in values.items():
+        spec = specs.get(name) or {}
+        if spec.get("type") != "integer":
+            continue
+        if not re.fullmatch(r"-?\d+", value):
+            return f"{name} must be an integer, not {value!r}"
+        if name == "limit" and not 1 <= int(value) <= (spec.get("maximum") or 2**31):
+            return f"limit must be between 1 and {spec.get('maximum')}"
     return None

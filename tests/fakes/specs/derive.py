@@ -67,7 +67,28 @@ def google(name: str, resources: dict[str, list[str]], schemas: list[str]) -> di
             "schemas": {s: doc["schemas"][s] for s in schemas}}
 
 
-def confluence(source: Path, paths: list[str], prefix: str) -> dict:
+SCHEMA_KEYS = ("type", "enum", "nullable", "format")
+
+
+def _schema(doc: dict, item: dict, depth: int = 0) -> dict:
+    """A response schema with its $refs inlined and allOf merged; only what a shape check needs (no prose)."""
+    item = _ref(doc, item)
+    out = {k: item[k] for k in SCHEMA_KEYS if k in item}
+    for part in item.get("allOf", []):
+        merged = _schema(doc, part, depth)
+        out.setdefault("properties", {}).update(merged.pop("properties", {}))
+        out.update({k: v for k, v in merged.items() if k not in out})
+    if depth > 6:  # recursive schemas (a comment's children): deeper levels are not checked
+        return out
+    if "properties" in item:
+        out.setdefault("properties", {}).update(
+            {name: _schema(doc, sub, depth + 1) for name, sub in item["properties"].items()})
+    if "items" in item:
+        out["items"] = _schema(doc, item["items"], depth + 1)
+    return out
+
+
+def confluence(source: Path, paths: list[str], prefix: str, responses: bool = False) -> dict:
     doc = json.loads(source.read_text())
     out = {}
     for path in paths:
@@ -75,8 +96,12 @@ def confluence(source: Path, paths: list[str], prefix: str) -> dict:
         params = [_ref(doc, p) for p in op.get("parameters", [])]
         out[prefix + path] = {"deprecated": bool(op.get("deprecated")),
                               "parameters": [{"name": p["name"], "in": p["in"],
-                                              "maximum": (p.get("schema") or {}).get("maximum")}
+                                              "maximum": (p.get("schema") or {}).get("maximum"),
+                                              "type": (p.get("schema") or {}).get("type")}
                                              for p in params if "name" in p]}
+        if responses:  # v2 only: the fake checks each of its answers against the documented 200 shape
+            ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+            out[prefix + path]["response"] = _schema(doc, ok)
     return {"source": f"xvrh/atlassian_apis tool/apis/{source.name}", "version": doc["info"].get("version"),
             "paths": out}
 
@@ -87,7 +112,7 @@ def main(slack_src: str, v1_src: str, v2_src: str) -> None:
         "drive_v3_subset.json": google("drive.v3.json", DRIVE_METHODS, DRIVE_SCHEMAS),
         "admin_directory_v1_subset.json": google("admin.directory_v1.json", {"members": ["list"]}, ["Member", "Members"]),
         "confluence_v1_subset.json": confluence(Path(v1_src), CONFLUENCE_V1, ""),
-        "confluence_v2_subset.json": confluence(Path(v2_src), CONFLUENCE_V2, "/wiki/api/v2"),
+        "confluence_v2_subset.json": confluence(Path(v2_src), CONFLUENCE_V2, "/wiki/api/v2", responses=True),
     }
     for name, data in files.items():
         (HERE / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -114,14 +114,29 @@ def test_restriction_change_re_emits_page_with_new_principals(setup, confluence)
 
 
 def test_space_permission_change_reaches_every_page_of_the_space(setup, confluence):
-    connector, checkpoints, _ = setup
+    connector, checkpoints, identity = setup
     drain(connector.poll(), checkpoints)
-    confluence.spaces["ENG"]["anonymous"] = True
+    confluence.add_user("u-dana", "dana@example.com", "Dana Sato")
+    confluence.spaces["ENG"]["users"] = ["u-dana"]  # a user grant (v2: principal type user, by account id)
 
     docs = docs_of(drain(connector.poll(), checkpoints))
 
     assert set(docs) == {"confluence:100", "confluence:101", "confluence:102"}
-    assert all("public" in d.principals for d in docs.values())
+    assert all(d.principals == ("confluence-account:u-dana", "group:staff") for d in docs.values())
+    assert "confluence-account:u-dana" in identity.principals_for("dana@example.com")
+    assert "group:staff" not in identity.principals_for("dana@example.com")
+
+
+def test_anonymous_access_on_cloud_reaches_no_one_but_the_named_readers(setup, confluence, caplog):
+    # v2 lists anonymous access as a "role" principal whose ids the spec does not define: Kura fails closed.
+    connector, checkpoints, _ = setup
+    confluence.spaces["ENG"]["anonymous"] = True
+
+    docs = docs_of(drain(connector.poll(), checkpoints))
+
+    assert docs["confluence:100"].principals == ("group:staff",)
+    assert not [d for d in docs.values() if "public" in d.principals]
+    assert "read granted to role 'anonymous' is not mapped" in caplog.text
 
 
 def test_rate_limit_honours_retry_after(setup, confluence):
@@ -210,15 +225,19 @@ def test_comments_are_included_when_configured(confluence, tmp_path):
 def test_a_timed_out_request_is_retried(confluence, tmp_path):
     settings = confluence_settings_for(confluence, tmp_path, connector_timeout_s=1)
     checkpoints, identity = stores(settings)
-    confluence.inject("/space/ENG", Response(200, {"too": "late"}, delay_s=1.5))
+    eng = confluence.spaces["ENG"]["id"]
+    confluence.inject(f"/spaces/{eng}/permissions", Response(200, {"too": "late"}, delay_s=1.5))
 
     docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
 
     assert len(docs) == 6
-    assert len(confluence.requests_to("/space/ENG")) == 2
+    first_pages = [r for r in confluence.requests_to(f"/spaces/{eng}/permissions") if "cursor" not in r.query]
+    assert len(first_pages) == 2  # timed out, then again
 
 
 def test_data_center_personal_access_token(confluence, tmp_path):
+    confluence.cloud = False  # no v2: every read is v1, space permissions from space/{key}?expand=permissions
+    confluence.spaces["ENG"]["anonymous"] = True  # v1 says anonymousAccess: true, which Kura reads as public
     settings = confluence_settings_for(confluence, tmp_path, confluence_cloud=False, confluence_username=None)
     checkpoints, identity = stores(settings)
 
@@ -227,7 +246,9 @@ def test_data_center_personal_access_token(confluence, tmp_path):
     assert len(docs) == 6
     assert {r.headers["authorization"] for r in confluence.requests} == {f"Bearer {confluence.token}"}
     assert confluence.requests_to("/group/staff/member")  # the Data Center form of the member list
+    assert confluence.requests_to("/wiki/rest/api/space/ENG") and not confluence.requests_to("/wiki/api/v2/")
     assert "group:hr-team" in identity.principals_for("aiko@example.com")
+    assert "public" in docs["confluence:100"].principals
 
 
 def test_full_reload_reads_every_page_again(setup, confluence):
@@ -309,8 +330,9 @@ def test_cloud_reads_pages_comments_and_groups_without_deprecated_v1_resources(c
 
     assert len(docs) == 6 and docs["confluence:100"].metadata["labels"] == ["onboarding", "howto"]
     assert docs["confluence:100"].author == "Aiko Tanaka"
-    # Only the space permission read is left on v1: v2's space permissions name groups by id only (see README).
-    assert set(confluence.deprecated_calls) == {"/wiki/rest/api/space/{spaceKey}"}
+    # The fake Cloud site answers deprecated v1 resources with 410, and none was asked for.
+    assert confluence.deprecated_calls == []
+    assert confluence.requests_to("/wiki/api/v2/spaces/") and not confluence.requests_to("/wiki/rest/api/space")
 
 
 def test_every_global_space_is_listed_through_v2_when_none_are_configured(confluence, tmp_path):
@@ -321,5 +343,67 @@ def test_every_global_space_is_listed_through_v2_when_none_are_configured(conflu
     docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
 
     assert len(docs) == 6  # ENG and HR, listed over two v2 pages; OLD excluded
-    assert len(confluence.requests_to("/wiki/api/v2/spaces")) == 2
+    assert len([r for r in confluence.requests if r.path == "/wiki/api/v2/spaces"]) == 2
     assert "/wiki/rest/api/space" not in confluence.deprecated_calls
+
+
+def test_space_permissions_are_read_through_every_v2_page(confluence, tmp_path):
+    # HR's read grants spread over five pages of two (other operations in between): the last one is a user.
+    for name in ("g1", "g2", "g3"):
+        confluence.groups[name] = []
+    confluence.spaces["HR"]["groups"] = ["g1", "staff", "g2", "g3"]
+    confluence.spaces["HR"]["users"] = ["u-chen"]
+    settings = confluence_settings_for(confluence, tmp_path)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    hr = confluence.spaces["HR"]["id"]
+    reads = confluence.requests_to(f"/wiki/api/v2/spaces/{hr}/permissions")
+    assert len(reads) == 6 and all("cursor" in r.query for r in reads[1:])  # 11 assignments, 2 per page
+    # 202 has no restriction of its own: it is readable by every reader of the space, the last page's user too.
+    assert docs["confluence:202"].principals == ("confluence-account:u-chen", "group:g1", "group:g2", "group:g3",
+                                                 "group:staff")
+    assert "confluence-account:u-chen" in identity.principals_for("chen@example.com")
+
+
+def test_a_space_group_grant_by_id_is_the_same_group_as_in_page_restrictions(confluence, tmp_path):
+    # v2 names the group by id only; page 200's restriction names it hr-team (with the same id).
+    confluence.spaces["HR"]["groups"] = ["hr-team"]
+    settings = confluence_settings_for(confluence, tmp_path)
+    checkpoints, identity = stores(settings)
+
+    docs = docs_of(drain(ConfluenceConnector(settings, checkpoints, identity).poll(), checkpoints))
+
+    assert docs["confluence:200"].principals == ("group:hr-team",)  # space and restriction agree: still the group
+    assert docs["confluence:202"].principals == ("group:hr-team",)
+    # 201 (Aiko and Ben, under hr-team): only Aiko is in hr-team, so the group covers exactly who may read it.
+    assert docs["confluence:201"].principals == ("group:hr-team",)
+    assert "group:hr-team" in identity.principals_for("aiko@example.com")
+    assert "group:hr-team" not in identity.principals_for("ben@example.com")
+    assert confluence.requests_to("/wiki/rest/api/group/by-id")
+    assert confluence.requests_to("/group/gid-hr-team/membersByGroupId")  # members by id, not the deprecated name
+
+
+def test_fake_confluence_holds_v2_space_permissions_to_the_spec(confluence):
+    import httpx
+
+    from tests.fakes.openapi_shape import shape_errors
+    from tests.fakes.fake_confluence import _spec_operation
+
+    auth = (confluence.username, confluence.token)
+    eng = confluence.spaces["ENG"]["id"]
+    get = lambda path, **params: httpx.get(f"{confluence.url}/wiki{path}", params=params, auth=auth)  # noqa: E731
+    assert get("/rest/api/space/ENG", expand="permissions").status_code == 410  # deprecated: gone on this Cloud
+    assert get("/api/v2/spaces/ENG/permissions").status_code == 400  # the id is an integer, not the key
+    assert get(f"/api/v2/spaces/{eng}/permissions", limit=251).status_code == 400  # at most 250
+    assert get(f"/api/v2/spaces/{eng}/permissions", expand="subjects").status_code == 400
+    first = get(f"/api/v2/spaces/{eng}/permissions")
+    assert first.status_code == 200 and first.json()["_links"]["next"] in first.headers["link"]
+    # The shape check itself: a principal type the spec does not list is caught.
+    schema = _spec_operation(f"/wiki/api/v2/spaces/{eng}/permissions")[1]["response"]
+    bad = {"results": [{"id": "1", "principal": {"type": "everyone", "id": "x"},
+                        "operation": {"key": "read", "targetType": "space"}}], "_links": {}}
+    assert shape_errors(schema, bad) == ["$.results[0].principal.type: 'everyone' is not one of "
+                                         "['user', 'group', 'role']"]
+    assert shape_errors(schema, first.json()) == [] and confluence.spec_violations == []
