@@ -19,8 +19,9 @@ def test_compiled_embedder_counts_word_pieces_while_an_inference_runs(compiled_e
 
 
 def test_pytorch_embedder_counts_correctly_while_another_thread_embeds(embedder):
-    # sentence-transformers and the count share one fast tokenizer, which changes its truncation per call; no race
-    # showed here (2,760 concurrent counts, none wrong): this keeps it so for the versions installed.
+    # Shared with sentence-transformers, the fast tokenizer's per-call padding/truncation switch raced once in the
+    # overlapped pipeline ("Unable to create tensor ... activate padding" in the embedding thread); rare enough
+    # that this stress does not reliably show it, so it checks the counts and errors, not the race itself.
     texts = [LONG[: 200 + 37 * i] for i in range(40)]
     expected = [embedder.count_word_pieces(t) for t in texts]
     assert max(expected) > 256  # longer than the model's input: embedding truncates, counting must not
