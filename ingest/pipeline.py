@@ -9,7 +9,7 @@ chunked part by part (``ingest/parts.py``: at most ``PART_CHARS`` characters of
 text at a time), each chunk is appended to the buffer, and whenever the buffer
 holds ``embed_batch`` chunks they are embedded and written. So at any time the
 pipeline holds one connector batch of documents, at most one part's chunks and
-one embedding batch, whatever a document's size. Small documents share
+``1 + embed_ahead`` embedding batches, whatever a document's size. Small documents share
 embedding batches. A document over ``max_document_chars`` is not chunked at all
 (a failure with a message naming ``KURA_MAX_DOCUMENT_MB``).
 
@@ -136,7 +136,7 @@ class IndexPipeline:
         self.part_chars = part_chars
         self.embed_ahead = embed_ahead
         self._pending: list[Chunk] = []
-        # Batches handed to the embedding thread, oldest first, with their sparse vectors and the pending vectors.
+        # Batches handed to the embedding thread, oldest first: (chunks, their BM25 vectors, their dense vectors' future).
         self._in_flight: deque[tuple[list[Chunk], list, Future]] = deque()
         self._embedding_thread: ThreadPoolExecutor | None = None
         self._replacing: set[str] = set()  # changed documents whose old chunks go right before their new ones land
