@@ -45,9 +45,11 @@ serve() {
   model="$(gguf_path)"
   port="${LLM_PORT:-$(free_port)}"
   mkdir -p "$LOG_DIR"
-  # logits_all stays at its default (True) so chat `logprobs` work; the judge needs them.
+  # --logits_all true (0.3.x's default, said explicitly): without it a logprobs request fails with HTTP 500.
+  # With it, logprobs come back streamed and not (read in llama_cpp/llama.py, measured with 0.3.36), but only
+  # for tokens the model wrote: a reply that is end-of-turn at once carries none (the judge then reads text).
   nice -n 5 "$LLM_VENV/bin/python" -m llama_cpp.server --model "$model" --host 127.0.0.1 --port "$port" \
-    --n_ctx 8192 --n_threads 1 >"$LOG_DIR/server-$port.log" 2>&1 &
+    --n_ctx 8192 --n_threads 1 --logits_all true >"$LOG_DIR/server-$port.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 120); do
     if curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1; then

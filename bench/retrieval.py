@@ -3,12 +3,14 @@
 For each size N it builds a synthetic corpus in a child process (so that process's peak memory is the
 build's), then reopens it in a fresh child (so its memory is what a serving process holds) and measures:
 
-* build after embedding: writes and optimize, separately; peak resident memory; index size on disk;
+* build after embedding: writes and optimize, separately; peak resident memory (and its anonymous part:
+  mapped index files are reclaimable page cache); index size on disk;
 * reopen time, the first query's latency and the first 100 queries' p95 (cold caches);
 * hybrid (dense + BM25, RRF) with a permission filter, p50/p95 over ``--queries`` queries for users who
   may read 5%, 50% and 100% of the corpus;
 * dense recall@10 of the index against exact search (ground truth computed while building);
-* steady resident memory of the serving process after the queries.
+* steady resident memory of the serving process after the queries, split into anonymous and file-backed
+  (mapped index files) and by index file; CPU time per query, which does not grow with the machine's load.
 
 Vectors are synthetic but clustered like real embeddings (unit vectors around 2,000 topic centroids:
 uniformly random 384-dim vectors are a worst case no text embedder produces); BM25 terms are
@@ -16,7 +18,9 @@ Zipf-distributed over a 50k vocabulary, ~120 per chunk. Indexing goes through Ku
 BM25 encoder with the layout in core/index_layout.py (``KURA_INDEX_*`` settings). With KURA_QDRANT_URL
 set the same benchmark runs against that server. One JSON line per size:
 
-    python bench/retrieval.py [--n 100000,300000,1000000] [--queries 1000] [--dir DIR]
+    python bench/retrieval.py [--n 100000,300000,1000000] [--queries 1000] [--dir DIR] [--cold]
+
+Serving an index built earlier (kept with --keep): ``--phase serve --n N --dir DIR/nN``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +106,68 @@ def rss_mb() -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def rss_split_mb() -> dict:
+    """Resident memory split into anonymous (the process cannot give it back) and file-backed (mmap'd index
+    files: page cache the kernel reclaims under pressure and re-reads on the next touch)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile", "RssShmem"):
+            fields[key] = int(value.split()[0]) / 1024
+    return {"serve_rss_anon_mb": round(fields["RssAnon"]), "serve_rss_file_mb": round(fields["RssFile"] + fields["RssShmem"])}
+
+
+class AnonPeak:
+    """The highest anonymous resident memory of this process, sampled every 0.2 s on a thread (VmHWM counts
+    mapped index files too, which the kernel can reclaim; this is the part it cannot)."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, rss_split_mb()["serve_rss_anon_mb"])
+            if self._stop.wait(0.2):
+                return
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def rss_by_file_mb(top: int = 8) -> dict[str, int]:
+    """Resident MB per kind of mapped index file (segment ids folded together), largest first."""
+    totals: dict[str, float] = {}
+    name = "[anon]"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's header line
+            path = head[5] if len(head) == 6 else "[anon]"
+            parts = path.split("/")
+            name = "/".join(parts[parts.index("segments") + 2:]) if "segments" in parts else (
+                "[anon]" if not path.startswith("/") else "[lib/other file]")
+        elif line.startswith("Rss:"):
+            totals[name] = totals.get(name, 0.0) + int(line.split()[1]) / 1024
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return {k: round(v) for k, v in ranked}
+
+
+def evict_page_cache(path: Path) -> None:
+    """Drop this index's files from the kernel's page cache (only theirs: other processes' caches stay), so
+    the reopen that follows reads from disk as after a reboot."""
+    for f in path.rglob("*"):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
@@ -108,6 +175,7 @@ def dir_mb(path: Path) -> float:
 # --- phase 1: build (child process) ----------------------------------------------------------
 def build(n: int, where: Path, seed: int) -> dict:
     settings = Settings()
+    anon_peak = AnonPeak()
     store = open_bench_store(settings, where)
     store.ensure_collection(DIM)
     encoder = BM25Encoder(avg_len=TERMS_PER_CHUNK)
@@ -150,7 +218,8 @@ def build(n: int, where: Path, seed: int) -> dict:
     store.close()
     (where / "truth.json").write_text(json.dumps({"ids": best_ids.tolist()}))
     _, peak = rss_mb()
-    out = {"writes_s": round(written, 1), "optimize_s": round(optimize_s, 1), "build_peak_mb": round(peak)}
+    out = {"writes_s": round(written, 1), "optimize_s": round(optimize_s, 1), "build_peak_mb": round(peak),
+           "build_peak_anon_mb": round(anon_peak.stop())}
     if not settings.qdrant_url:
         out["disk_mb"] = round(dir_mb(where / "idx"))
         out["wal_peak_mb"] = round(wal_peak)
@@ -158,8 +227,10 @@ def build(n: int, where: Path, seed: int) -> dict:
 
 
 # --- phase 2: serve (a fresh child process) --------------------------------------------------------
-def serve(n: int, where: Path, seed: int, queries: int) -> dict:
+def serve(n: int, where: Path, seed: int, queries: int, cold: bool = False) -> dict:
     settings = Settings()
+    if cold and not settings.qdrant_url:
+        evict_page_cache(where / "idx")
     t0 = time.perf_counter()
     store = open_bench_store(settings, where)
     store.count()  # opens the shard
@@ -186,20 +257,26 @@ def serve(n: int, where: Path, seed: int, queries: int) -> dict:
             raise AssertionError("a hit outside the user's principals")
         return elapsed
 
-    cold = [hybrid(i, MIXES["50%"]) for i in range(100)]
+    first100 = [hybrid(i, MIXES["50%"]) for i in range(100)]
     result = {
+        "page_cache": "cold" if cold else "as found",
         "reopen_s": round(reopen_s, 2),
-        "first_query_ms": round(cold[0], 2),
-        "first_to_query_s": round(reopen_s + cold[0] / 1000, 2),
-        "first100_p95_ms": round(float(np.percentile(cold, 95)), 2),
+        "first_query_ms": round(first100[0], 2),
+        "first_to_query_s": round(reopen_s + first100[0] / 1000, 2),
+        "first100_p95_ms": round(float(np.percentile(first100, 95)), 2),
     }
     at = 100
     for label, groups in MIXES.items():
+        # CPU time of the whole process (the engine's search threads included) per query: unlike wall-clock
+        # latency it does not grow when other processes share the cores.
+        cpu0 = time.process_time()
         lat = [hybrid(i, groups) for i in range(at, at + queries)]
+        cpu_ms = (time.process_time() - cpu0) * 1000 / queries
         at += queries
         p50, p95 = np.percentile(lat, [50, 95])
         result[f"hybrid_{label}_p50_ms"] = round(float(p50), 2)
         result[f"hybrid_{label}_p95_ms"] = round(float(p95), 2)
+        result[f"hybrid_{label}_cpu_ms"] = round(cpu_ms, 2)
     truth = json.loads((where / "truth.json").read_text())["ids"]
     everyone = tuple(f"group:g{k}" for k in range(GROUPS))
     recall_q = query_vectors(RECALL_QUERIES, cents, seed)
@@ -212,6 +289,8 @@ def serve(n: int, where: Path, seed: int, queries: int) -> dict:
     steady, peak = rss_mb()
     result["serve_rss_mb"] = round(steady)
     result["serve_peak_mb"] = round(peak)
+    result.update(rss_split_mb())
+    result["rss_by_file_mb"] = rss_by_file_mb()
     store.close()
     return result
 
@@ -224,7 +303,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
     common = [sys.executable, __file__, "--seed", str(args.seed), "--queries", str(args.queries)]
     try:
         built = _child(common + ["--phase", "build", "--n", str(n), "--dir", str(where)])
-        served = _child(common + ["--phase", "serve", "--n", str(n), "--dir", str(where)])
+        served = _child(common + ["--phase", "serve", "--n", str(n), "--dir", str(where)] + (["--cold"] if args.cold else []))
     finally:
         if not args.keep:
             shutil.rmtree(where, ignore_errors=True)
@@ -252,12 +331,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", default=None, help="where to build (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the built index")
+    parser.add_argument("--cold", action="store_true", help="evict the index from the page cache before reopening")
     parser.add_argument("--phase", choices=["build", "serve"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "build":
         print(json.dumps(build(int(args.n), Path(args.dir), args.seed)))
     elif args.phase == "serve":
-        print(json.dumps(serve(int(args.n), Path(args.dir), args.seed, args.queries)))
+        print(json.dumps(serve(int(args.n), Path(args.dir), args.seed, args.queries, args.cold)))
     else:
         for n in (int(x) for x in args.n.split(",")):
             print(json.dumps(run_size(n, args)), flush=True)

@@ -76,6 +76,30 @@ def _display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One token and its logprob; ``top_logprobs`` the alternatives at its position (the chat API's shape)."""
+
+    token: str
+    logprob: float
+    top_logprobs: tuple["TokenLogprob", ...] = ()
+
+
+def _legacy_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
+    """The completions API's parallel lists (``tokens``, ``token_logprobs``, ``top_logprobs`` dicts) as entries."""
+    tokens = getattr(logprobs, "tokens", None) if logprobs is not None else None
+    if not tokens:
+        return None
+    values = list(logprobs.token_logprobs or [])
+    tops = list(logprobs.top_logprobs or [])
+    entries = []
+    for i, token in enumerate(tokens):
+        value = values[i] if i < len(values) and values[i] is not None else float("-inf")
+        top = tops[i] if i < len(tops) and tops[i] else {}
+        entries.append(TokenLogprob(token, value, tuple(TokenLogprob(t, lp) for t, lp in top.items())))
+    return entries
+
+
 @dataclass
 class Completion:
     """A finished completion: the visible text (reasoning stripped), the model that wrote it and why it stopped."""
@@ -301,6 +325,38 @@ class LLMClient:
             raw_text=raw,
         )
 
+    def complete_text(
+        self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
+        logprobs: int | None = None,
+    ) -> Completion:
+        """A plain-text continuation of ``prompt`` (the completions API, ``/v1/completions``), not streamed.
+
+        For prompts a base model can continue ("... Answer:"), which a chat template would wrap in turns it
+        was never trained on. Meant for short replies (a few tokens), so the whole reply is bounded by the
+        first-token timeout. ``logprobs``: that many alternatives per token, returned as ``TokenLogprob``s.
+        Hosted chat-only models answer 404 (``LLMStatusError``).
+        """
+        params: dict[str, Any] = {
+            "model": self.model, "prompt": prompt, "max_tokens": max_tokens or self.max_tokens,
+            "temperature": self.temperature if temperature is None else temperature,
+        }  # fmt: skip
+        if logprobs:
+            params["logprobs"] = logprobs
+        started = time.perf_counter()
+        response = self._send(params, self._timeout(self.first_token_timeout_s), self._client.completions.create)
+        if not response.choices:
+            raise LLMUnavailableError("the LLM endpoint returned no choices")
+        choice = response.choices[0]
+        raw = choice.text or ""
+        return Completion(
+            text=strip_reasoning(raw),
+            model=response.model or self.model,
+            finish_reason=choice.finish_reason,
+            logprobs=_legacy_logprobs(choice.logprobs),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            raw_text=raw,
+        )
+
     def stream(
         self, messages: list[dict[str, str]], *, max_tokens: int | None = None, temperature: float | None = None
     ) -> CompletionStream:
@@ -330,12 +386,13 @@ class LLMClient:
         return CompletionStream(iter(chunks), self._unavailable, model=self.model, _watchdog=watchdog,
                                 _close=getattr(chunks, "close", None))
 
-    def _send(self, params: dict[str, Any], timeout: Any):
-        """The request, retried only where the server refused to start it."""
+    def _send(self, params: dict[str, Any], timeout: Any, create: Callable[..., Any] | None = None):
+        """The request (chat unless ``create`` says otherwise), retried only where the server refused to start it."""
+        create = create or self._client.chat.completions.create
         attempt = 0
         while True:
             try:
-                return self._client.chat.completions.create(**params, timeout=timeout)
+                return create(**params, timeout=timeout)
             except _TRANSPORT_ERRORS as exc:
                 wait = self._retry_wait(exc, attempt)
                 if wait is None:

@@ -89,6 +89,18 @@ class IndexLayout:
             ),
         )
 
+    def edge_cold_paths(self) -> tuple[str, ...]:
+        """Parts of a segment directory this layout leaves on disk (``Memory.Cold``): read per query, never whole.
+
+        Everything else in a segment (int8 vectors, HNSW links, id tracker, payload indexes) the engine reads
+        completely when it opens the shard; ``EdgeStore`` reads those files ahead so the open does not fault
+        them in one 4 KB page at a time.
+        """
+        cold = ["payload_storage/", "vector_storage-bm25/", "vector_index-bm25/"]
+        if self.quantize:
+            cold.append("vector_storage-dense/matrix.dat")
+        return tuple(cold)
+
     def edge_search_params(self) -> Any:
         import qdrant_edge as qe
 

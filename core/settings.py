@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     eval_judge_prompt_version: str = Field("v1", description="Folder under eval/prompts/{judge,decompose}/.")
     eval_judge_threshold: float = Field(0.5, ge=0, le=1, description="P(yes) at or above which the judge calls a claim supported.")
     eval_judge_max_claims: int = Field(6, ge=1, description="At most this many claims are checked per answer sentence.")
+    eval_judge_style: Literal["auto", "chat", "completion"] = Field(
+        "auto", description="How verdicts are asked: chat, a plain-text completion ending 'Answer:' (base models), or auto (chat, then completion when chat gives no Yes/No)."
+    )
 
     # --- connectors ----------------------------------------------------------------
     connector_batch_size: int = Field(25, ge=1, description="Documents per sync batch (one checkpoint per batch).")

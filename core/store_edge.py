@@ -135,10 +135,49 @@ class EdgeStore(ChunkStore):
                         "(or `kura reindex`) again to build it")
                 raise StoreNotFoundError(f"no index at {self.path}: run `kura ingest` first")
             try:
+                self._read_ahead_hot_files()
                 self._shard = qe.EdgeShard.load(str(self._shard_dir))
+                self._add_missing_field_indexes(self._shard)
             except Exception as exc:
                 raise StoreError(f"could not open the embedded index at {self.path}: {exc}") from exc
         return self._shard
+
+    def _read_ahead_hot_files(self) -> None:
+        """Read the files the engine loads whole into the page cache before it maps them.
+
+        The engine drops its files from the page cache when it closes a shard, so every open starts cold, and
+        it then faults its memory-mapped files in one 4 KB page at a time: at 1M chunks ~107k page faults,
+        15 s. One sequential pass over the same ~600 MB first took 1.5 s and the open then 5.6 s.
+        Only page cache is filled (reclaimable); the cold parts (``IndexLayout.edge_cold_paths``) are skipped.
+        """
+        cold = self.layout.edge_cold_paths()
+        segments = self._shard_dir / "segments"
+        if not segments.is_dir():
+            return
+        for f in segments.rglob("*"):
+            rel = f.relative_to(segments).as_posix()
+            if not f.is_file() or any(part in rel for part in cold):
+                continue
+            try:
+                with open(f, "rb", buffering=0) as fh:
+                    while fh.read(1 << 20):
+                        pass
+            except OSError:  # a read-ahead is only a hint: the engine reports real trouble itself
+                return
+
+    def _add_missing_field_indexes(self, shard: qe.EdgeShard) -> None:
+        """Index the filtered payload fields an older index lacks (built before ``staged`` existed).
+
+        Unindexed, every ``count()`` (it filters on ``staged``) reads all payloads: at 1M chunks that is
+        ~800 MB of pages pulled into the serving process and tens of seconds. Indexing once costs one pass.
+        """
+        have = set(shard.info().payload_schema)
+        missing = [name for name in (*INDEXED_FIELDS, STAGED) if name not in have]
+        for name in missing:
+            logger.warning("indexing the payload field %r the index at %s lacks (once)", name, self.path)
+            shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        if missing:
+            shard.flush()
 
     def flush(self) -> None:
         if self._shard is not None:

@@ -11,9 +11,23 @@ spaces and the word-piece markers of SentencePiece (``▁``), byte-level BPE
 space piece) are skipped to the first word the model wrote.
 
 Where no Yes/No mass is among the alternatives, or the endpoint returns no
-logprobs, or refuses them (llama.cpp answers HTTP 500 without ``logits_all``:
-the judge then stops asking for them), the reply text is parsed. Every verdict
-is counted by the path that decided it (``logprob``, ``text``, ``unparseable``);
+logprobs, or refuses them (HTTP 4xx/500: the judge then stops asking for them),
+the reply text is parsed.
+
+A base model (no chat template; llama.cpp then wraps the prompt in a fallback
+template it was never trained on) answers a chat verdict with anything but Yes
+or No: measured with Gemma 3 270M base, its first tokens were newlines and
+``<document>``, and its most likely first token was end-of-turn, for which
+llama-cpp-python returns no logprobs at all. The same model continues a plain
+prompt ending in ``Answer:`` with " Yes" or " No" as its top tokens. So
+``eval_judge_style``: ``chat``; ``completion`` (the completions API with
+``prompts/judge_completion``); ``auto`` (default): chat, and the completion
+prompt when a chat verdict is neither Yes nor No; from then on the style that
+last gave a verdict is asked first. An endpoint without the completions API
+(hosted chat models answer 404) is not asked again.
+
+Every verdict is counted by the path that decided it (``logprob``, ``text``,
+``completion_logprob``, ``completion_text``, ``unparseable``);
 an unparseable verdict supports nothing (0.0), and ``verdict_refusal`` tells the
 report to withhold the groundedness figures when most verdicts were unparseable.
 A sentence scores as its weakest claim.
@@ -49,9 +63,11 @@ _NO = ("no", "いいえ")
 _PIECE_MARKERS = re.compile(r"^(?:##)|[▁ĠĊċ]")
 _NOT_WORD = re.compile(r"[\s\"'`*_.,:;!?()\[\]{}<>「」『』。、！？：]+")
 _ANSWER_PREFIX = re.compile(r"^(?:answer|verdict|回答|答え)\s*[:：]\s*", re.IGNORECASE)
-PATHS = ("logprob", "text", "unparseable")
+PATHS = ("logprob", "text", "completion_logprob", "completion_text", "unparseable")
 # In these HTTP errors to a logprobs request the server says it cannot give logprobs.
 _NO_LOGPROBS_STATUSES = frozenset({400, 422, 500, 501})
+# In these to a completions-API request it says it has no such API (or not for this model).
+_NO_COMPLETIONS_STATUSES = frozenset({400, 404, 405, 422, 500, 501})
 
 
 def parse_claims(text: str, limit: int) -> list[str]:
@@ -121,15 +137,23 @@ class LLMJudge:
         self.max_claims = settings.eval_judge_max_claims
         self._client = client or self._make_client(settings, self.model)
         self._judge_prompt = load_prompt("judge", self.version, PROMPTS_DIR)
+        self._completion_prompt = load_prompt("judge_completion", self.version, PROMPTS_DIR)
         self._decompose_prompt = load_prompt("decompose", self.version, PROMPTS_DIR)
-        self.name = f"llm-judge:{self.model}:{self._judge_prompt.id}"
+        self.style = settings.eval_judge_style
+        prompt_ids = {"chat": self._judge_prompt.id, "completion": self._completion_prompt.id}
+        self.name = f"llm-judge:{self.model}:" + "+".join(
+            prompt_ids[s] for s in prompt_ids if self.style in (s, "auto")
+        )
         self.calls = 0
         self.verdicts: Counter[str] = Counter({p: 0 for p in PATHS})
         self.logprobs_supported = True  # False once the endpoint refused a logprobs request
+        self.completions_supported = True  # False once the endpoint refused the completions API
+        # The order styles are tried in; "auto" moves the one that last gave a verdict to the front.
+        self._order = ["chat", "completion"] if self.style == "auto" else [self.style]
 
     @property
     def logprob_replies(self) -> int:
-        return self.verdicts["logprob"]
+        return self.verdicts["logprob"] + self.verdicts["completion_logprob"]
 
     @staticmethod
     def _make_client(settings: Settings, model: str) -> LLMClient:
@@ -160,6 +184,23 @@ class LLMJudge:
     def verdict(self, claim: str, sources: Sequence[str]) -> float:
         """P(yes) that the sources support one atomic claim."""
         documents = "\n\n".join(f"<document>\n{s}\n</document>" for s in sources)
+        for style in list(self._order):
+            if style == "completion" and not self.completions_supported:
+                continue
+            found = self._chat_verdict(documents, claim) if style == "chat" else self._completion_verdict(documents, claim)
+            if found is not None:
+                path, probability = found
+                self.verdicts[path] += 1
+                if self.style == "auto" and self._order[0] != style:
+                    logger.info("judge: %s verdicts parse where the other style's did not; asking %s first", style, style)
+                    self._order.remove(style)
+                    self._order.insert(0, style)
+                return probability
+        self.verdicts["unparseable"] += 1
+        return 0.0
+
+    def _chat_verdict(self, documents: str, claim: str) -> tuple[str, float] | None:
+        """("logprob" | "text", P(yes)) from a chat verdict, or None when it is neither Yes nor No."""
         messages = self._judge_prompt.messages(documents=documents, claim=claim)
         completion = None
         if self.logprobs_supported:
@@ -173,18 +214,37 @@ class LLMJudge:
                 self.logprobs_supported = False
         if completion is None:
             completion = self._complete(messages, max_tokens=_VERDICT_TOKENS)
+        return self._read(completion, "")
+
+    def _completion_verdict(self, documents: str, claim: str) -> tuple[str, float] | None:
+        """("completion_logprob" | "completion_text", P(yes)) from a plain prompt ending "Answer:", or None."""
+        prompt = "\n\n".join(m["content"].strip() for m in self._completion_prompt.messages(documents=documents, claim=claim))
+        self.calls += 1
+        try:
+            completion = self._client.complete_text(
+                prompt, max_tokens=_VERDICT_TOKENS, temperature=0.0,
+                logprobs=TOP_LOGPROBS if self.logprobs_supported else None,
+            )  # fmt: skip
+        except LLMStatusError as exc:
+            if exc.status_code not in _NO_COMPLETIONS_STATUSES:
+                raise
+            logger.warning("the judge's endpoint has no completions API (HTTP %s): chat verdicts only", exc.status_code)
+            self.completions_supported = False
+            return None
+        return self._read(completion, "completion_")
+
+    @staticmethod
+    def _read(completion, prefix: str) -> tuple[str, float] | None:
+        """The verdict in a reply: Yes/No mass among the logprobs, else the text; None when neither has one."""
         if completion.logprobs:
             probability = logprob_verdict(completion.logprobs)
             if probability is not None:
-                self.verdicts["logprob"] += 1
-                return probability
+                return prefix + "logprob", probability
         parsed = parse_verdict(completion.text)
         if parsed is None:
-            self.verdicts["unparseable"] += 1
-            logger.info("judge reply is neither Yes nor No (counted unsupported): %.40r", completion.text)
-            return 0.0
-        self.verdicts["text"] += 1
-        return parsed
+            logger.info("judge reply is neither Yes nor No: %.40r", completion.text)
+            return None
+        return prefix + "text", parsed
 
     def _complete(self, messages, *, max_tokens: int, logprobs: bool = False):
         self.calls += 1

@@ -122,3 +122,61 @@ def test_quantized_search_rescores_to_the_exact_order(tmp_path):
 def test_layout_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         IndexLayout(**bad)
+
+
+def test_an_older_index_without_the_staged_field_index_gets_it_on_open(tmp_path):
+    # Indexes built before ``staged`` existed lack its payload index; count() filters on it, and unindexed
+    # it scans every payload (at 1M chunks ~800 MB read into the serving process on each call).
+    import qdrant_edge as qe
+
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure_collection(8)
+    store.upsert([make_chunk("doc:a", 0, "text")], np.ones((1, 8), dtype=np.float32), [SparseVector((), ())])
+    store._open().update(qe.UpdateOperation.delete_field_index("staged"))
+    store.close()
+    shard = qe.EdgeShard.load(str(tmp_path / "idx" / "shard"))
+    assert "staged" not in shard.info().payload_schema
+    shard.close()
+
+    reopened = EdgeStore(tmp_path / "idx")
+    assert reopened.count() == 1
+    assert "staged" in reopened._open().info().payload_schema
+    reopened.close()
+
+
+def _bytes_read_by_this_process() -> int:
+    for line in open("/proc/self/io"):
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_ones(tmp_path, quantize):
+    layout = IndexLayout(quantize=quantize, indexing_threshold_kb=1)  # optimize makes an indexed segment
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    store.ensure_collection(8)
+    rng = np.random.default_rng(5)
+    chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(300)]
+    store.upsert(chunks, rng.standard_normal((300, 8)).astype(np.float32), [SparseVector((1, 2), (0.5, 0.5))] * 300)
+    store.optimize()
+    store.close()
+    segments = tmp_path / "idx" / "shard" / "segments"
+    files = [f for f in segments.rglob("*") if f.is_file()]
+    cold = [f for f in files if any(p in f.relative_to(segments).as_posix() for p in layout.edge_cold_paths())]
+    hot = [f for f in files if f not in cold]
+    originals = [f for f in files if f.name == "matrix.dat"]
+    assert originals and all((f in cold) == quantize for f in originals)  # float32 originals: cold only beside int8
+    assert any(f.name == "payload_storage" or "payload_storage" in f.parts for f in cold)
+
+    before = _bytes_read_by_this_process()
+    reopened = EdgeStore(tmp_path / "idx", layout=layout)
+    reopened._read_ahead_hot_files()
+    extra = _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot)
+    assert 0 <= extra < 4096  # every hot file whole, no cold byte (the slack is reading /proc/self/io itself)
+    assert sum(f.stat().st_size for f in cold) > 4096
+    # Opening does the read-ahead: the engine itself maps its files, which reads (rchar) do not count.
+    before = _bytes_read_by_this_process()
+    assert reopened.count() == 300
+    assert _bytes_read_by_this_process() - before >= sum(f.stat().st_size for f in hot)
+    reopened.close()

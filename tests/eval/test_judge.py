@@ -24,7 +24,11 @@ def _settings(fake: FakeOpenAI, **extra) -> Settings:
 
 
 def _is_verdict(request) -> bool:
-    return "Answer Yes or No" in request["messages"][-1]["content"]
+    return "Answer Yes or No" in (request["messages"][-1]["content"] if "messages" in request else request["prompt"])
+
+
+def _paths(**counts) -> dict[str, int]:
+    return {"logprob": 0, "text": 0, "completion_logprob": 0, "completion_text": 0, "unparseable": 0, **counts}
 
 
 def _responder(claims: dict[str, str], verdicts: dict[str, tuple[float, float]], *, logprobs: bool = True):
@@ -149,7 +153,7 @@ def test_a_foreign_tokenizer_is_read_by_token_strings_and_gets_no_logit_bias():
         assert judge.score(claim, [SOURCE]) == pytest.approx(0.7 / 0.9, rel=1e-6)
         verdict = next(r for r in fake.completion_requests if _is_verdict(r))
         top = [t for t in fake_top_tokens(fake, judge, claim)]
-    assert judge.verdicts == {"logprob": 1, "text": 0, "unparseable": 0}
+    assert judge.verdicts == _paths(logprob=1)
     assert "logit_bias" not in verdict  # the fake answers 400 to logit_bias in this mode
     assert "▁Yes" in top and "Yes" not in top  # the fake really spoke SentencePiece pieces
 
@@ -178,7 +182,7 @@ def test_an_endpoint_that_refuses_logprobs_is_judged_by_text_and_not_asked_again
         assert judge.score("A.", [SOURCE]) == 1.0 and judge.score("B.", [SOURCE]) == 0.0
         asked = [r for r in fake.completion_requests if r.get("logprobs")]
     assert len(asked) == 1 and not judge.logprobs_supported
-    assert judge.verdicts == {"logprob": 0, "text": 2, "unparseable": 0}
+    assert judge.verdicts == _paths(text=2)
 
 
 def test_unparseable_verdicts_are_counted_and_most_of_them_refuse_a_figure():
@@ -186,7 +190,8 @@ def test_unparseable_verdicts_are_counted_and_most_of_them_refuse_a_figure():
     with FakeOpenAI(responder=lambda r: template_echo if _is_verdict(r) else Reply("- A.")) as fake:
         judge = LLMJudge(_settings(fake))
         assert judge.score("A.", [SOURCE]) == 0.0
-    assert judge.verdicts == {"logprob": 0, "text": 0, "unparseable": 1}
+        assert len(fake.text_completion_requests) == 1  # auto: the completion prompt was tried too, in vain
+    assert judge.verdicts == _paths(unparseable=1)
     assert "1 of 1 judge verdicts" in verdict_refusal(judge.verdicts)
     assert verdict_refusal({"logprob": 5, "text": 1, "unparseable": 5}) is None  # not most
     assert verdict_refusal({"logprob": 0, "text": 0, "unparseable": 0}) is None
@@ -199,3 +204,64 @@ def test_a_reasoning_judge_is_read_after_its_thoughts():
         assert judge.claims("A.") == ("A.",)
         assert judge.score("A.", [SOURCE]) == 1.0
     assert judge.verdicts["text"] == 1
+
+
+def _base_model(fake_verdicts: dict[str, tuple[float, float]]):
+    """A base model: a chat verdict echoes template text; a plain prompt ending "Answer:" is continued with
+    " Yes"/" No" among its alternatives (P(yes), P(no) scripted per claim), after the claims are split."""
+
+    def respond(request):
+        if not _is_verdict(request):
+            return Reply("- " + next(c for c in fake_verdicts if c in request["messages"][-1]["content"]))
+        if "messages" in request:
+            return Reply("\n\n<document>\n", token_logprobs=[("\n\n", -0.9, {" <<": -2.0}), ("<document>", -0.5, {})])
+        claim = next(c for c in fake_verdicts if f"Claim: {c}" in request["prompt"])
+        p_yes, p_no = fake_verdicts[claim]
+        alternatives = {" Yes": math.log(p_yes), " No": math.log(p_no), " The": math.log(1 - p_yes - p_no)}
+        token = " Yes" if p_yes >= p_no else " No"
+        return Reply(token + ",", token_logprobs=[(token, alternatives[token], alternatives), (",", -0.1, {})])
+
+    return respond
+
+
+def test_a_base_model_is_judged_by_a_completion_prompt_read_from_its_own_token_strings():
+    verdicts = {"Remote work is allowed 3 days a week.": (0.6, 0.3), "Lunch is free.": (0.1, 0.7)}
+    with FakeOpenAI(tokenizer="sentencepiece", responder=_base_model(verdicts)) as fake:
+        judge = LLMJudge(_settings(fake, llm_model="gemma-3-270m"))
+        assert judge.score("Remote work is allowed 3 days a week.", [SOURCE]) == pytest.approx(0.6 / 0.9)
+        assert judge.score("Lunch is free.", [SOURCE]) == pytest.approx(0.1 / 0.8)
+        chat_verdicts = [r for r in fake.completion_requests if _is_verdict(r)]
+        prompts = [r["prompt"] for r in fake.text_completion_requests]
+    assert judge.verdicts == _paths(completion_logprob=2)
+    # The first verdict tried chat, found no Yes/No, then the completion prompt; the second went straight there.
+    assert len(chat_verdicts) == 1 and len(prompts) == 2
+    assert all(p.rstrip().endswith("Answer:") and SOURCE in p for p in prompts)
+    assert "judge_completion/v1@" in judge.name
+
+
+def test_a_completion_reply_without_logprobs_is_read_from_its_text():
+    verdicts = {"Lunch is free.": (0.1, 0.7)}
+    with FakeOpenAI(logprobs_supported=False, responder=_base_model(verdicts)) as fake:
+        judge = LLMJudge(_settings(fake, eval_judge_style="completion"))
+        assert judge.score("Lunch is free.", [SOURCE]) == 0.0
+        assert not [r for r in fake.completion_requests if _is_verdict(r)]  # completion style: no chat verdicts
+    assert judge.verdicts == _paths(completion_text=1)
+
+
+def test_an_endpoint_without_the_completions_api_is_not_asked_again():
+    template_echo = Reply("[INST] <<SYS>>", logprobs=False)
+    with FakeOpenAI(completions_supported=False, responder=lambda r: template_echo if _is_verdict(r) else Reply("- A.")) as fake:
+        judge = LLMJudge(_settings(fake))
+        assert judge.score("A.", [SOURCE]) == 0.0 and judge.score("A.", ["Another source."]) == 0.0
+        refused = fake.text_completion_requests
+    assert len(refused) == 1 and not judge.completions_supported
+    assert judge.verdicts == _paths(unparseable=2)
+
+
+def test_chat_style_never_uses_the_completions_api():
+    claims = {"A.": "- A."}
+    with FakeOpenAI(responder=_responder(claims, {"A.": (0.9, 0.1)})) as fake:
+        judge = LLMJudge(_settings(fake, eval_judge_style="chat"))
+        judge.score("A.", [SOURCE])
+        assert not fake.text_completion_requests
+    assert judge.verdicts == _paths(logprob=1) and "judge_completion" not in judge.name

@@ -20,6 +20,10 @@ What it reproduces of the real API:
   ``Retry-After`` / ``retry-after-ms``), 500, 503 ...;
 * slow responses (``delay_s`` before the headers, ``chunk_delay_s`` between stream
   events) to exercise client timeouts, and a stream cut off mid-way;
+* ``POST /v1/completions`` (the plain-text completions API, not streamed): ``text``
+  and its ``logprobs`` as parallel lists (``tokens``, ``token_logprobs``,
+  ``top_logprobs`` dicts); ``completions_supported=False`` answers 404 like a
+  hosted chat-only model;
 * ``GET /v1/models``;
 * servers that are not OpenAI: ``tokenizer="sentencepiece"`` returns token strings
   as SentencePiece pieces (``▁Yes``, words split into pieces) and answers 400 to
@@ -36,6 +40,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import select
+import socket
 import threading
 import time
 import uuid
@@ -78,8 +84,11 @@ class FakeOpenAI:
     logprobs_supported: bool = True
     logprobs_error: bool = False  # True: HTTP 500 for a logprobs request, like llama.cpp without logits_all
     tokenizer: str = "openai"  # "sentencepiece": foreign token strings, no logit_bias
+    completions_supported: bool = True  # False: /v1/completions answers 404 (chat-only hosted models)
     requests: list[dict[str, Any]] = field(default_factory=list)
     content_events_sent: int = 0  # streamed content events so far: lets tests see what arrived before the end
+    # Seconds into a stall (``Reply.stall_s``) at which the client closed its connection; None: it never did.
+    client_left_after_s: float | None = None
     _queue: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: "_QuietServer | None" = None
@@ -128,6 +137,11 @@ class FakeOpenAI:
     @property
     def completion_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r.get("_path", "").endswith("/chat/completions")]
+
+    @property
+    def text_completion_requests(self) -> list[dict[str, Any]]:
+        """Requests to the plain-text completions API (``/v1/completions``)."""
+        return [r for r in self.requests if r.get("_path", "").rstrip("/").endswith("/v1/completions")]
 
 
 def _sentencepiece(token: str, first: bool) -> list[str]:
@@ -227,11 +241,14 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             return self._send_error(400, "body is not JSON")
         request["_path"] = self.path
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        text_api = self.path.rstrip("/").endswith("/v1/completions")
+        if not (self.path.rstrip("/").endswith("/chat/completions") or text_api):
             return self._send_error(404, f"no route {self.path}")
         if not self._authorised():
             self.fake.requests.append(request)
             return self._send_error(401, "Incorrect API key provided.")
+        if text_api:
+            return self._text_completion(request)
         if request.get("logprobs") and self.fake.logprobs_error:
             self.fake.requests.append(request)
             return self._send_error(500, "logprobs is not supported")
@@ -287,6 +304,53 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send_json(200, body)
 
+    def _client_leaves_within(self, seconds: float) -> bool:
+        """Wait up to ``seconds``, watching the connection; True (and the time recorded) when the client closed it."""
+        started = time.monotonic()
+        while (left := seconds - (time.monotonic() - started)) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+            # A closed connection reads as end-of-file, or as a reset when the client closed with unread data
+            # (the client sends nothing else while it waits).
+            if readable and self._peek() == b"":
+                self.fake.client_left_after_s = time.monotonic() - started
+                self.close_connection = True
+                return True
+        return False
+
+    def _peek(self) -> bytes | None:
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK)
+        except ConnectionResetError:
+            return b""
+
+    def _text_completion(self, request: dict[str, Any]) -> None:
+        """The completions API: one ``text`` choice; ``logprobs`` (an int) as the API's parallel lists."""
+        if not self.fake.completions_supported:
+            self.fake.requests.append(request)
+            return self._send_error(404, "This is a chat model and not supported in the v1/completions endpoint.")
+        if request.get("stream"):
+            return self._send_error(400, "the fake streams chat completions only")
+        reply = self.fake.next_reply(request)
+        if reply.status != 200:
+            return self._send_error(reply.status, reply.error_message or f"scripted error {reply.status}")
+        logprobs = None
+        if request.get("logprobs") and reply.logprobs and self.fake.logprobs_supported:
+            entries = _token_entries(reply, int(request["logprobs"]), self.fake.tokenizer)
+            logprobs = {
+                "tokens": [e["token"] for e in entries],
+                "token_logprobs": [e["logprob"] for e in entries],
+                "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
+                "text_offset": [0] * len(entries),
+            }
+        choice = {"index": 0, "text": reply.content, "logprobs": logprobs, "finish_reason": reply.finish_reason}
+        self._send_json(200, {
+            "id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()),
+            "model": reply.model or request.get("model", "fake-model"), "choices": [choice],
+            "usage": {"prompt_tokens": len(str(request.get("prompt", "")).split()),
+                      "completion_tokens": len(reply.content.split()),
+                      "total_tokens": len(str(request.get("prompt", "")).split()) + len(reply.content.split())},
+        })  # fmt: skip
+
     def _stream(self, request: dict[str, Any], reply: Reply) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -325,7 +389,8 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.chunk_delay_s:
                 time.sleep(reply.chunk_delay_s)
             if reply.stall_after_chunks is not None and i == reply.stall_after_chunks:
-                time.sleep(reply.stall_s)
+                if self._client_leaves_within(reply.stall_s):
+                    return  # like a real server: stop computing for a client that has gone
             lp = {"content": [entries[i]], "refusal": None} if entries else None
             event({"content": piece}, lp=lp)
             self.fake.content_events_sent += 1

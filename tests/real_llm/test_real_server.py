@@ -24,7 +24,8 @@ from core.types import Answer
 from tests.chat.conftest import CORPUS
 from tests.real_llm.conftest import API_KEY, BASE_URL, report
 
-pytestmark = pytest.mark.real_llm
+# A 270M model on one shared CPU thread reads ~7-30 prompt tokens a second: far past the suite's 300 s default.
+pytestmark = [pytest.mark.real_llm, pytest.mark.timeout(1800)]
 
 QUESTION = "How many days per week can employees work remotely?"
 REPO = Path(__file__).resolve().parents[2]
@@ -61,30 +62,60 @@ def test_stream(real_model):
            first_token_ms=round(final.timings_ms.get("llm_first_token", 0)), abstained=final.abstained)
 
 
+def _top(entry, n: int = 8) -> list[tuple[str, float]]:
+    return [(t.token, round(t.logprob, 2)) for t in entry.top_logprobs][:n]
+
+
 def test_logprobs_come_back_in_the_servers_own_vocabulary(real_model):
     client = LLMClient.from_settings(settings(real_model))
-    completion = client.complete([{"role": "user", "content": "Is Paris in France? Answer Yes or No."}],
-                                 max_tokens=3, logprobs=True, top_logprobs=20)
-    assert completion.logprobs, "the server returned no logprobs (llama.cpp needs logits_all)"
-    top = [t.token for t in completion.logprobs[0].top_logprobs]
-    report("logprobs", returned=True, alternatives=len(top), first_tokens=top[:8])
+    # Streamed (the client's default) with a prompt any model continues: logprobs arrive with each token.
+    streamed = client.complete([{"role": "user", "content": "The capital of France is"}],
+                               max_tokens=3, logprobs=True, top_logprobs=20)
+    assert streamed.text and streamed.logprobs, "the server returned no logprobs for the tokens it wrote"
+    # A reply whose first token is end-of-turn has no token to carry logprobs (llama-cpp-python sends none).
+    question = client.complete([{"role": "user", "content": "Is Paris in France? Answer Yes or No."}],
+                               max_tokens=3, logprobs=True, top_logprobs=20)
+    # The judge's completion prompt (base models): what the model puts first after "Answer:".
+    from eval.judge import LLMJudge
+
+    judge = LLMJudge(settings(real_model))
+    prompt = "\n\n".join(m["content"].strip() for m in judge._completion_prompt.messages(
+        documents=f"<document>\n{CORPUS[0].chunk.text}\n</document>", claim="Employees may work remotely 5 days per week."))
+    answer = client.complete_text(prompt, max_tokens=2, temperature=0.0, logprobs=20)
+    assert answer.logprobs
+    report("logprobs", streamed_returned=len(streamed.logprobs), alternatives=len(streamed.logprobs[0].top_logprobs),
+           streamed_text=streamed.text, streamed_top=_top(streamed.logprobs[0]),
+           yes_no_chat_text=question.text, yes_no_chat_logprobs=len(question.logprobs or []),
+           yes_no_chat_top=_top(question.logprobs[0]) if question.logprobs else None,
+           completion_text=answer.text, completion_top=_top(answer.logprobs[0]))
+
+
+# (claim, source document, whether the document supports it): labels to see how the model judges, not a target.
+JUDGE_CLAIMS = [
+    ("Employees may work remotely up to 3 days per week.", 0, True),
+    ("Remote work requests go to the manager.", 0, True),
+    ("Employees may work remotely 5 days per week.", 0, False),
+    ("The VPN client is called Hoshi Connect.", 1, True),
+    ("Expenses must be claimed within 30 days.", 2, False),
+    ("Expense reports over 50,000 yen need a department head's approval.", 2, True),
+    ("Lunch is free on Fridays.", 0, False),
+    ("The office is closed on Mondays.", 1, False),
+]
 
 
 def test_judge_parses_nearly_every_verdict(real_model):
     from eval.judge import LLMJudge
 
-    judge = LLMJudge(settings(real_model, eval_judge_max_claims=1))
-    claims = [
-        ("Employees may work remotely up to 3 days per week.", 0), ("Remote work needs a manager's approval.", 0),
-        ("Employees may work remotely 5 days per week.", 0), ("The VPN client is called Hoshi Connect.", 1),
-        ("Expenses must be claimed within 30 days.", 2), ("Expenses can be claimed within a year.", 2),
-        ("Lunch is free on Fridays.", 0), ("The office is closed on Mondays.", 1),
-    ]  # fmt: skip
-    for claim, source in claims * 3:
-        judge.verdict(claim, [CORPUS[source].chunk.text])
+    judge = LLMJudge(settings(real_model, eval_judge_max_claims=1))  # the default style: auto
+    agree = 0
+    # Grouped by document: the prompts then share their beginning, which llama.cpp does not compute again.
+    for claim, source, supported in sorted(JUDGE_CLAIMS * 3, key=lambda c: c[1]):
+        agree += (judge.verdict(claim, [CORPUS[source].chunk.text]) >= judge.threshold) == supported
     counts = dict(judge.verdicts)
-    parsed = (counts["logprob"] + counts["text"]) / sum(counts.values())
-    report("judge", verdicts=counts, parse_rate=round(parsed, 3), logprobs_supported=judge.logprobs_supported)
+    parsed = (sum(counts.values()) - counts["unparseable"]) / sum(counts.values())
+    report("judge", verdicts=counts, parse_rate=round(parsed, 3), agreement_with_labels=round(agree / len(JUDGE_CLAIMS) / 3, 3),
+           logprobs_supported=judge.logprobs_supported, completions_supported=judge.completions_supported,
+           calls=judge.calls)
     assert parsed >= 0.95
 
 
@@ -93,7 +124,10 @@ def test_summaries_never_index_template_text(real_model, tmp_path):
     from ingest.connectors.sample import SampleConnector
     from ingest.summarize_llm import LLMSummarizer
 
-    summarizer = LLMSummarizer.from_settings(settings(real_model, data_dir=tmp_path, summary_max_tokens=60))
+    # A whole document is one prompt: at the measured 17-49 prompt tokens/s (1 thread, loaded 2-core VM) a
+    # 2,000-token document needs ~2 min before the first token, past the other tests' 120 s.
+    summarizer = LLMSummarizer.from_settings(settings(real_model, data_dir=tmp_path, summary_max_tokens=60,
+                                                      llm_first_token_timeout_s=600.0))
     chunker = create_chunker("summary", ChunkingConfig(), summarizer=summarizer)
     limit = int(os.environ.get("KURA_TEST_LLM_DOCS", "8"))
     documents = [d for batch in SampleConnector().load() for d in batch.documents][:limit]
