@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))  # appended: a PYTHONPATH pointing at another checkout wins
+# bench/ itself off the path (its retrieval.py would shadow the package); the checkout appended, so a
+# PYTHONPATH pointing at another checkout wins.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(ROOT))
 
 from bots.app import KuraApp  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -36,6 +39,8 @@ def questions() -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cold-sentences", action="store_true",
+                    help="empty the answerability model's sentence-vector cache before every ask (a server's first sight of a chunk)")
     args = ap.parse_args()
     app = KuraApp(load_settings())
     asked = questions()
@@ -45,6 +50,9 @@ def main() -> None:
     for r in range(args.rounds):
         suffix = SUFFIXES[1 + r % (len(SUFFIXES) - 1)]
         for q in asked:
+            model = app.__dict__.get("answerability")  # absent in checkouts without the answerability model
+            if args.cold_sentences and model is not None:
+                model.clear_cache()
             t0 = time.perf_counter()
             result = app.ask(q.rstrip("?？") + suffix + ("？" if q.endswith("？") else "?"), principals=("public",),
                              answerer="extractive")
@@ -54,6 +62,7 @@ def main() -> None:
     commit = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     print(json.dumps({
         "bench": "ask_latency", "commit": commit.stdout.strip(), "questions": len(total),
+        "cold_sentences": args.cold_sentences,
         "ask_p50_ms": round(statistics.median(total), 2),
         "ask_p95_ms": round(statistics.quantiles(total, n=20)[-1], 2),
         "answer_step_p50_ms": round(statistics.median(answer), 2),

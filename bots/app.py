@@ -33,6 +33,7 @@ from bots.observe import AnswerObserver
 # Ingestion, the LLM client and the chunkers are imported where they are used: a cold `kura ask` must not pay
 # for openai, langchain or the re-index job (measured with `python -X importtime`; bench/cold_ask.py).
 if TYPE_CHECKING:
+    from chat.answerability import AnswerabilityModel, StoreTermStats
     from chat.extractive import ExtractiveAnswerer
     from chat.llm_answerer import LLMAnswerer
     from chat.rewrite import CrossLanguageRewriter, QueryRewriter
@@ -152,11 +153,26 @@ class KuraApp:
         return self._retriever
 
     @functools.cached_property
+    def answerability(self) -> AnswerabilityModel:
+        """Shared by both answerers: does what was retrieved answer the question (chat/answerability.py)."""
+        from chat.answerability import AnswerabilityModel
+
+        return AnswerabilityModel(self.embedder, unk_threshold=self.settings.unk_threshold)
+
+    @functools.cached_property
     def extractive(self) -> ExtractiveAnswerer:
         from chat.extractive import ExtractiveAnswerer
 
         s = self.settings
-        return ExtractiveAnswerer(max_sentences=s.answer_sentences, abstain_threshold=s.abstain_threshold)
+        return ExtractiveAnswerer(
+            max_sentences=s.answer_sentences, abstain_threshold=s.abstain_threshold, answerability=self.answerability
+        )
+
+    def term_stats(self, principals: Sequence[str]) -> StoreTermStats:
+        """Corpus rarity of question terms, counted over what these principals may read."""
+        from chat.answerability import StoreTermStats
+
+        return StoreTermStats(self.store, self.retriever.sparse_encoder, principals)
 
     def chunking_config(self) -> ChunkingConfig:
         from ingest.chunking import ChunkingConfig
@@ -460,7 +476,7 @@ class KuraApp:
             if name == "llm":
                 answer = self.llm.answer(question, hits, history=history)
             else:
-                answer = self.extractive.answer(question, hits)
+                answer = self.extractive.answer(question, hits, term_stats=self.term_stats(principals))
             answer.timings_ms.update(timings)
             return answer
 
@@ -490,7 +506,7 @@ class KuraApp:
             if name == "llm":
                 items = self.llm.stream(question, hits, history=history)
             else:
-                answer = self.extractive.answer(question, hits)
+                answer = self.extractive.answer(question, hits, term_stats=self.term_stats(principals))
                 items = iter([answer.text, answer])
             for item in items:
                 if isinstance(item, Answer):

@@ -38,6 +38,7 @@ import json
 import math
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,47 +58,102 @@ DATA = Path(__file__).resolve().parent / "data"
 WEIGHTS_FILE = DATA / "answerability_weights.json"
 SYNONYMS_FILE = DATA / "sudachi_synonyms.txt.gz"
 
-SENTENCE_FEATURES = ("coverage", "dense", "type", "rank")
+SENTENCE_FEATURES = ("coverage", "dense", "type", "rank", "specific", "number_missing")
 QUESTION_FEATURES = ("chunk_coverage", "rare_missing", "type_missing")
 FEATURES = SENTENCE_FEATURES + QUESTION_FEATURES
 
 _CONTEXT_SHARE = 0.2  # how much the title/headings around a sentence count towards its coverage
 _TYPE_WINDOW = 3  # type_missing: none of this many best sentences holds the expected type
+_DENSE_TOP_CHUNKS = 3  # every readable sentence of the best chunks is embedded (a paraphrase shares few words)
+_DENSE_MAX_SENTENCES = 32  # ... plus the best others by coverage, up to this many per question
 
 
 # --- answer types -------------------------------------------------------------------------------
-_NUMBER_QUESTION = re.compile(
-    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|how (much|many|long|often|old|far|big|large|"
-    r"tall|high|fast)|what (percentage|percent|amount|number)|by what date)\b|いつ|いくら|幾ら|いくつ|幾つ|何[年月日時分秒歳才円人個回件枚台本名%％度倍割]|"
-    r"何パーセント|何時間|何日間|何か月|何ヶ月|何週|どのくらい|どれくらい|どれだけ|期限|締め切り|締切",
+# A "when" question is answered by a time, not by any number: "いつまでに提出" wants "30日以内", not "5万円".
+_TIME_QUESTION = re.compile(
+    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|(in|by) what (year|date|month)|"
+    r"how (long|often|soon|early|late)|what time)\b|いつ|何[年月日時分秒曜]|何時間|何日間|何か月|何ヶ月|何週|期限|締め切り|締切|"
+    r"どのくらいの期間|何年ごと|頻度",
+    re.IGNORECASE,
+)
+_AMOUNT_QUESTION = re.compile(
+    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]",
+    re.IGNORECASE,
+)
+_COUNT_QUESTION = re.compile(
+    r"\b(how (many|old|far|big|large|tall|high|fast)|what number)\b|いくつ|幾つ|何[歳才人個回件枚台本名度倍行]|どのくらい|どれくらい|どれだけ",
     re.IGNORECASE,
 )
 _NAME_QUESTION = re.compile(r"\b(who|whom|whose)\b|誰|だれ", re.IGNORECASE)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|million|billion|dozen|half"
 _HAS_NUMBER = re.compile(
-    rf"\d|[〇一二三四五六七八九十百千万億]|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-    rf"thirty|hundred|thousand|million|billion|dozen|half|once|twice|{_MONTHS}|monday|tuesday|wednesday|thursday|"
-    rf"friday|saturday|sunday|daily|weekly|monthly|annually|yearly)\b|毎[日週月年]|半",
+    rf"\d|[〇一二三四五六七八九十百千万億]|\b({_NUMBER_WORDS}|once|twice|{_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|"
+    rf"annually|yearly)\b|毎[日週月年]|半",
     re.IGNORECASE,
 )
+_HAS_TIME = re.compile(
+    rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜)|"
+    rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
+    rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
+    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前営業日|以内|まで",
+    re.IGNORECASE,
+)
+_HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
 _HAS_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|[\u30a0-\u30ff]{2,}|[\u4e00-\u9fff]{1,3}(さん|氏|部長|課長|様)")
 
 
 def expected_type(question: str) -> str:
-    """``number`` (dates, amounts, counts, durations), ``name``, or ``""`` when the question expects neither."""
-    if _NUMBER_QUESTION.search(question):
-        return "number"
+    """What the answer must hold: ``time``, ``amount``, ``count`` (any number), ``name``, or ``""`` (anything)."""
+    if _AMOUNT_QUESTION.search(question):
+        return "amount"
+    if _COUNT_QUESTION.search(question):
+        return "count"
+    if _TIME_QUESTION.search(question):
+        return "time"
     if _NAME_QUESTION.search(question):
         return "name"
     return ""
 
 
 def holds_type(sentence: str, kind: str) -> bool:
-    if kind == "number":
+    if kind == "time":
+        return _HAS_TIME.search(sentence) is not None
+    if kind == "amount":
+        return _HAS_AMOUNT.search(sentence) is not None
+    if kind == "count":
         return _HAS_NUMBER.search(sentence) is not None
     if kind == "name":
         return _HAS_NAME.search(sentence) is not None
     return True
+
+
+# --- specific terms ------------------------------------------------------------------------------
+# The words that pin a question to one fact: numbers, years, versions and ids (2027, 9.0, CC-600, FY2025),
+# capitalised names in English (Munich, HoshiOS), proper nouns and quoted names in Japanese (名古屋, 「梅」).
+# A near-miss question keeps its topic and changes exactly these, so an answer sentence must hold them
+# (or its title and headings must); ordinary words may be paraphrased.
+_WITH_DIGIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-/]*")  # kept when it holds a digit
+_CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][A-Za-z0-9\-]*[A-Za-z0-9]\b")
+_AMOUNT = re.compile(r"[¥￥€$£]\s?[\d.,]+\s?[MmKk万億]?|[\d.,]+\s?(?:万|億)?(?:円|ユーロ|ドル|yen|euros?|EUR|JPY)")
+_QUOTED = re.compile(r"[「『\"“]([^」』\"”]{1,20})[」』\"”]")
+
+
+def specific_terms(question: str) -> frozenset[str]:
+    """BM25 terms of the question's numbers, ids, names and quoted names (see above)."""
+    from retrieval.tokenize import japanese_proper_nouns
+
+    question = unicodedata.normalize("NFKC", question)
+    question = _AMOUNT.sub(" ", question)  # an amount is the asker's input ("a €2,500 report"), not what pins the fact
+    pieces = [w for w in _WITH_DIGIT.findall(question) if any(c.isdigit() for c in w)] + _QUOTED.findall(question)
+    pieces += [w for w in _CAPITALISED.findall(question.strip()) if w.lower() not in _NOT_NAMES]
+    if has_japanese(question):
+        pieces += japanese_proper_nouns(question)
+    return frozenset(t for piece in pieces for t in tokenize(piece))
+
+
+_NOT_NAMES = frozenset("i i'm i've what when where which who whom whose why how is are do does can could".split())
 
 
 # --- synonyms ------------------------------------------------------------------------------------
@@ -236,9 +292,32 @@ class Assessment:
     expected_type: str
     features: dict[str, float]
     candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
+    margin: float = -math.inf  # log-odds over the answer threshold of the best sentence's model: >= 0 answers
+    gate_margin: float = -math.inf  # the same over the LLM gate's threshold: >= 0 calls the model
 
-    def answerable(self, threshold: float) -> bool:
-        return self.probability >= threshold
+    def answerable(self, threshold: float | None = None) -> bool:
+        """At the fitted thresholds, or at one fixed probability threshold when given."""
+        return self.margin >= 0 if threshold is None else bool(self.candidates) and self.probability >= threshold
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+@lru_cache(maxsize=8192)
+def _bridged_terms(term: str) -> frozenset[str]:
+    from retrieval.term_bridge import default_bridge
+
+    bridge = default_bridge()
+    if bridge is None or len(term) < 2:
+        return frozenset()
+    found = set()
+    for word in bridge.translations(term):
+        pieces = tokenize(word)
+        if len(pieces) == 1:
+            found.add(pieces[0])
+    return frozenset(found)
 
 
 @lru_cache(maxsize=8192)
@@ -289,16 +368,22 @@ class AnswerabilityModel:
     def assess(
         self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None
     ) -> Assessment:
-        """The probability that ``chunks`` answer ``question``, and every usable sentence ranked best first."""
+        """How likely ``chunks`` answer ``question``, and every usable sentence ranked best first.
+
+        Each sentence is scored by the model that can read it: ``dense`` where the embedder reads both the
+        question and the sentence, ``lexical`` otherwise (a Japanese sentence for an English question is
+        matched through the term bridge and synonyms). The two are compared by their margin over their own
+        threshold, in log-odds, so the best sentence of either kind can decide.
+        """
         readable = self.reads(question)
-        name = "dense" if readable else "lexical"
-        weights = self.weights[name]
         kind = expected_type(question)
         terms = question_terms(question)
         empty = {f: 0.0 for f in FEATURES}
         if not chunks or not terms:
-            return Assessment(0.0, name, kind, empty)
-        alternatives = {t: self.synonyms.expand(t) for t in terms}
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
+        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) for t in terms}
+        specific = [t for t in terms if t in specific_terms(question)]
+        numbers = [t for t in specific if any(ch.isdigit() for ch in t)]  # a year, version or id asked about
         chunk_terms = [_terms(c.chunk.index_text) | _terms(c.chunk.title) for c in chunks]
         local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
         term_weight = {t: local.idf(t) for t in terms}
@@ -314,30 +399,68 @@ class AnswerabilityModel:
                 if looks_like_instruction(sentence):
                     continue  # a document's order to the assistant is never an answer
                 words = _terms(sentence)
-                cov = (1 - _CONTEXT_SHARE) * coverage(words) + _CONTEXT_SHARE * coverage(words | context)
+                around = words | context
+                own = coverage(words)
+                cov = (1 - _CONTEXT_SHARE) * own + _CONTEXT_SHARE * coverage(around)
+                held = [t for t in specific if alternatives[t] & around]
                 features = {"coverage": cov, "dense": 0.0, "type": float(holds_type(sentence, kind)) if kind else 0.0,
-                            "rank": 1.0 / (rank + 1)}
-                candidates.append((sentence, hit, rank, position, features))
+                            "rank": 1.0 / (rank + 1), "specific": len(held) / len(specific) if specific else 1.0,
+                            "number_missing": float(any(t not in held for t in numbers))}
+                dense_ok = readable and self._reads_text(sentence)
+                if not dense_ok and own == 0.0:
+                    continue  # read by words alone, a sentence without one word of the question answers nothing
+                candidates.append([sentence, hit, rank, position, features, dense_ok])
         if not candidates:
-            return Assessment(0.0, name, kind, empty)
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
-            self._add_dense(question, candidates[: self.dense_sentences])
-        ranked = sorted(
-            (SentenceCandidate(s, h, r, p, f, weights.sentence_score(f)) for s, h, r, p, f in candidates),
-            key=lambda c: c.score,
-            reverse=True,
-        )
-        missing = [t for t in terms if not any(alternatives[t] & words for words in chunk_terms)]
+            self._add_dense(question, self._to_embed(candidates))
+        missing = [t for t in specific if not any(alternatives[t] & words for words in chunk_terms)]
         stats = term_stats or local
         question_features = {
             "chunk_coverage": max(coverage(frozenset(words)) for words in chunk_terms),
             "rare_missing": max((stats.idf(t) for t in missing), default=0.0),
-            "type_missing": float(bool(kind) and not any(c.features["type"] for c in ranked[:_TYPE_WINDOW])),
         }
-        z = weights.intercept + ranked[0].score + weights.question_score(question_features)
-        probability = 1.0 / (1.0 + math.exp(-z))
-        return Assessment(probability, name, kind, {**ranked[0].features, **question_features}, ranked)
+        ranked = []
+        for sentence, hit, rank, position, features, dense_ok in candidates:
+            w = self.weights["dense" if dense_ok else "lexical"]
+            ranked.append((SentenceCandidate(sentence, hit, rank, position, features, w.sentence_score(features)), w))
+        # type_missing: none of the three best sentences (by their own model's sentence score) holds the type
+        type_missing = float(bool(kind) and not any(
+            c.features["type"] for c, _ in sorted(ranked, key=lambda x: x[0].score, reverse=True)[:_TYPE_WINDOW]
+        ))
+        question_features["type_missing"] = type_missing
+        scored = []
+        for cand, w in ranked:
+            z = w.intercept + cand.score + w.question_score(question_features)
+            scored.append((z - _logit(w.threshold), z - _logit(w.gate_threshold), z, w, cand))
+        scored.sort(key=lambda x: x[0], reverse=True)
+        margin, gate_margin, z, w, best = scored[0]
+        name = "dense" if w is self.weights["dense"] else "lexical"
+        order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
+        return Assessment(
+            1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
+            margin=margin, gate_margin=max(g for _, g, _, _, _ in scored),
+        )
+
+    def _reads_text(self, text: str) -> bool:
+        return self.embedder.unknown_share(text) < self.unk_threshold
+
+    def _to_embed(self, candidates: list) -> list:
+        """Readable sentences worth a vector: all of the best chunks', then the best others by coverage."""
+        readable = [c for c in candidates if c[5]]
+        first = [c for c in readable if c[2] < _DENSE_TOP_CHUNKS]
+        rest = [c for c in readable if c[2] >= _DENSE_TOP_CHUNKS][: max(0, _DENSE_MAX_SENTENCES - len(first))]
+        return (first + rest)[:_DENSE_MAX_SENTENCES]
+
+    def _bridged(self, term: str) -> frozenset[str]:
+        """The term in the other language (SudachiDict's bilingual groups), as single BM25 terms."""
+        return _bridged_terms(term)
+
+    def clear_cache(self) -> None:
+        """Forget every cached vector (benchmarks measure a first sight of each sentence with it)."""
+        with self._lock:
+            self._vectors.clear()
 
     def prime(self, questions: Sequence[str], sentences: Sequence[str], batch: int = 256) -> None:
         """Embed many questions and sentences in large batches ahead of ``assess`` (the fit script's speed-up)."""
@@ -382,5 +505,5 @@ class AnswerabilityModel:
                 self._vectors.move_to_end(key)
             while len(self._vectors) > self._cache_size:
                 self._vectors.popitem(last=False)
-        for (_, _, _, _, features), sim in zip(candidates, sims):
+        for (_, _, _, _, features, _), sim in zip(candidates, sims):
             features["dense"] = sim

@@ -1,38 +1,26 @@
 """The offline answerer: quotes the retrieved sentences that best answer the question, each with its citation.
 
 Grounded by construction: every answer sentence is a sentence of a cited
-source, verbatim. When even the best chunk covers too little of the question
-(``chat.evidence.evidence`` below ``abstain_threshold``), it says the documents
-do not answer it and lists the closest documents instead.
+source, verbatim. The answerability model (``chat/answerability.py``) decides
+whether the retrieved chunks answer the question at all (below its threshold
+the answer says the documents do not, and lists the closest documents) and
+ranks their sentences: meaning where the embedder reads the language, synonyms,
+the expected answer type, never a sentence that addresses the assistant. The
+best sentence comes first; sources are numbered per document.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from chat.evidence import coverage, evidence, question_terms, term_weights
-from chat.injection import looks_like_instruction
-from chat.sentences import split_sentences
-from retrieval.tokenize import has_japanese, tokenize
+from chat.answerability import AnswerabilityModel, SentenceCandidate, TermStats
+from retrieval.tokenize import has_japanese
 from core.types import Answer, AnswerSentence, ScoredChunk, Source
 
 NOT_FOUND_EN = "I could not find this in the documents you can access."
 NOT_FOUND_JA = "アクセスできる文書の中に、この質問への答えは見つかりませんでした。"
-_CONTEXT_SHARE = 0.2  # how much the title/heading around a sentence counts towards its score
-_RANK_PRIOR = 0.05  # a small preference for sentences from higher-ranked chunks
 _SNIPPET_CHARS = 280
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    sentence: str
-    chunk: ScoredChunk
-    rank: int
-    position: int
-    score: float
-    coverage: float
 
 
 def not_found_text(question: str) -> str:
@@ -70,68 +58,69 @@ def closest_sources(chunks: Sequence[ScoredChunk], limit: int = 3) -> tuple[Sour
 
 
 class ExtractiveAnswerer:
-    """Answers with the best-matching sentences of the retrieved chunks, citing each."""
+    """Answers with the best sentences of the retrieved chunks, citing each; abstains when they do not answer."""
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, abstain_threshold: float = 0.30, relative_cutoff: float = 0.5):
-        if max_sentences < 1 or not 0 <= abstain_threshold <= 1:
+    def __init__(
+        self,
+        *,
+        max_sentences: int = 3,
+        abstain_threshold: float | None = None,
+        relative_cutoff: float = 0.5,
+        answerability: AnswerabilityModel | None = None,
+    ):
+        if max_sentences < 1 or not (abstain_threshold is None or 0 <= abstain_threshold <= 1):
             raise ValueError("max_sentences must be >= 1 and abstain_threshold in [0, 1]")
         self.max_sentences = max_sentences
-        self.abstain_threshold = abstain_threshold
+        self.abstain_threshold = abstain_threshold  # None: the model's fitted threshold
         self.relative_cutoff = relative_cutoff
+        self.answerability = answerability or AnswerabilityModel()
 
-    def rank_sentences(self, question: str, chunks: Sequence[ScoredChunk]) -> list[_Candidate]:
-        """Every sentence of the chunks, best first, scored by weighted coverage of the question's terms."""
-        terms = question_terms(question)
-        if not terms:
+    def choose(self, ranked: Sequence[SentenceCandidate], expected_type: str = "") -> list[SentenceCandidate]:
+        """The best sentence, then up to ``max_sentences - 1`` more that cover the question about as well.
+
+        When the question expects a date, amount, count or name, the sentences that hold one go first
+        (among those covering the question about as well as the best does): the answer is in them.
+        """
+        if not ranked:
             return []
-        raw: list[tuple[str, ScoredChunk, int, int, set[str], set[str]]] = []
-        for rank, hit in enumerate(chunks):
-            context = set(tokenize(" ".join([hit.chunk.title, *hit.chunk.heading_path])))
-            for position, sentence in enumerate(split_sentences(hit.chunk.text)):
-                if looks_like_instruction(sentence):  # document text is data: never present an order as the answer
-                    continue
-                words = set(tokenize(sentence))
-                raw.append((sentence, hit, rank, position, words, words | context))
-        weights = term_weights(terms, [r[4] for r in raw])
-        candidates = []
-        for sentence, hit, rank, position, words, with_context in raw:
-            own = coverage(terms, weights, words)
-            score = (1 - _CONTEXT_SHARE) * own + _CONTEXT_SHARE * coverage(terms, weights, with_context)
-            candidates.append(_Candidate(sentence, hit, rank, position, score + _RANK_PRIOR / (rank + 1), score))
-        candidates.sort(key=lambda c: c.score, reverse=True)
-        return candidates
-
-    def answer(self, question: str, chunks: Sequence[ScoredChunk]) -> Answer:
-        started = time.perf_counter()
-        if evidence(question, chunks) < self.abstain_threshold:
-            return self.not_found(question, chunks, started)
-        ranked = self.rank_sentences(question, chunks)
-        best = max((c.coverage for c in ranked), default=0.0)
-        chosen: list[_Candidate] = []
-        seen_text: set[str] = set()
-        for cand in ranked:
+        floor = ranked[0].features["coverage"] * self.relative_cutoff
+        close = [c for i, c in enumerate(ranked) if i == 0 or c.features["coverage"] >= floor]
+        if expected_type:
+            close.sort(key=lambda c: not c.features["type"])  # stable: model order within each group
+        chosen: list[SentenceCandidate] = []
+        seen: set[str] = set()
+        for cand in close:
             key = " ".join(cand.sentence.split()).lower()
-            if key in seen_text or cand.coverage < best * self.relative_cutoff:
+            if key in seen:
                 continue
-            seen_text.add(key)
+            seen.add(key)
             chosen.append(cand)
             if len(chosen) == self.max_sentences:
                 break
-        if not chosen:  # every sentence that matched was an order to the reader: nothing answers
-            return self.not_found(question, chunks, started)
-        # Number sources by their best sentence's rank; read sentences in document order within a source.
+        return chosen
+
+    def answer(self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None) -> Answer:
+        started = time.perf_counter()
+        verdict = self.answerability.assess(question, chunks, term_stats=term_stats)
+        if not verdict.candidates or not verdict.answerable(self.abstain_threshold):
+            return self.not_found(question, chunks, started, probability=verdict.probability)
+        chosen = self.choose(verdict.candidates, verdict.expected_type)
+        # One number per document, in the order its first (best) sentence appears; the answering sentence first.
         numbers: dict[str, int] = {}
+        best_of: dict[str, SentenceCandidate] = {}
         for cand in chosen:
-            numbers.setdefault(cand.chunk.chunk.id, len(numbers) + 1)
-        chosen.sort(key=lambda c: (numbers[c.chunk.chunk.id], c.position))
+            doc = cand.chunk.chunk.document_id
+            if doc not in numbers:
+                numbers[doc] = len(numbers) + 1
+                best_of[doc] = cand
         sentences = tuple(
-            AnswerSentence(c.sentence, (numbers[c.chunk.chunk.id],), support=1.0, supported=True) for c in chosen
+            AnswerSentence(c.sentence, (numbers[c.chunk.chunk.document_id],), support=1.0, supported=True) for c in chosen
         )
         sources = []
-        for chunk_id, number in numbers.items():
-            cand = next(c for c in chosen if c.chunk.chunk.id == chunk_id)
+        for doc, number in numbers.items():
+            cand = best_of[doc]
             c = cand.chunk.chunk
             sources.append(Source(number, c.document_id, c.id, c.title, c.url, snippet(c.text, cand.sentence), c.source))
         joiner = "" if has_japanese(question) else " "
@@ -145,9 +134,12 @@ class ExtractiveAnswerer:
             answerer=self.name,
             retrieved=tuple(chunks),
             timings_ms={"answer": (time.perf_counter() - started) * 1000},
+            answerability=verdict.probability,
         )
 
-    def not_found(self, question: str, chunks: Sequence[ScoredChunk], started: float | None = None) -> Answer:
+    def not_found(
+        self, question: str, chunks: Sequence[ScoredChunk], started: float | None = None, probability: float | None = None
+    ) -> Answer:
         started = started or time.perf_counter()
         return Answer(
             question=question,
@@ -158,4 +150,5 @@ class ExtractiveAnswerer:
             answerer=self.name,
             retrieved=tuple(chunks),
             timings_ms={"answer": (time.perf_counter() - started) * 1000},
+            answerability=probability,
         )

@@ -1,7 +1,7 @@
 """Grounded answers from an OpenAI-compatible LLM, verified before anyone sees them.
 
     question + retrieved chunks
-      -> abstain (no LLM call) when the evidence is below ``abstain_threshold``
+      -> abstain (no LLM call) when the answerability model is confident nothing retrieved answers
       -> numbered, delimited documents that fit the context budget
       -> the model's answer, sentence by sentence through ``AnswerVerifier``
          (invalid citations removed, support scored, unsupported marked/dropped,
@@ -29,7 +29,6 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from chat.citations import AnswerVerifier, RawSentence, split_sentences
 from chat.context import ContextBuilder, ContextDocument, render_documents
-from chat.evidence import evidence
 from chat.extractive import ExtractiveAnswerer, closest_sources, not_found_text
 from chat.history import Turn, recent_turns
 from chat.llm_client import LLMClient
@@ -158,9 +157,14 @@ class LLMAnswerer:
     def _plan(self, question: str, chunks: Sequence[ScoredChunk], history: Iterable[Turn] | None) -> _Plan | Answer:
         """Abstain early, or build the numbered context and the messages for the model."""
         started = time.perf_counter()
-        strength = evidence(question, chunks)
-        if strength < self.settings.abstain_threshold:
-            logger.info("abstaining without an LLM call: evidence %.2f below %.2f", strength, self.settings.abstain_threshold)
+        # A high-recall gate: the model is called unless the answerability model is confident that nothing
+        # retrieved answers (its gate threshold passes 98.5% of answerable validation questions); the model's
+        # NOT_FOUND and the citation and support checks judge the rest.
+        # A configured KURA_ABSTAIN_THRESHOLD is one probability threshold for both answerers, as it always was.
+        verdict = self.extractive.answerability.assess(question, chunks)
+        fixed = self.settings.abstain_threshold
+        if (verdict.gate_margin < 0) if fixed is None else not verdict.answerable(fixed):
+            logger.info("abstaining without an LLM call: answerability %.3f, %.2f below the gate", verdict.probability, -verdict.gate_margin)
             return self._not_found_answer(question, chunks, started)
         language = "Japanese" if has_japanese(question) else "the same language as the question"
         system = self.prompt.render_system(language=language)

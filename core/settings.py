@@ -131,8 +131,12 @@ class Settings(BaseSettings):
 
     # --- answering -------------------------------------------------------------------
     answerer: Literal["auto", "extractive", "llm"] = "auto"
-    abstain_threshold: float = Field(
-        0.30, ge=0, le=1, description="Minimum evidence (best chunk's weighted query-term coverage) to answer at all."
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Answerability probability (chat/answerability.py) below which the extractive answerer says the "
+        "documents do not answer; unset = the fitted threshold in chat/data/answerability_weights.json.",
     )
     answer_sentences: int = Field(3, ge=1)
     unsupported_sentences: Literal["mark", "drop"] = "mark"

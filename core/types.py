@@ -150,6 +150,7 @@ class Answer:
     prompt_version: str = ""
     model: str = ""
     notice: str = ""  # e.g. "The LLM was unavailable; this is an extractive answer."
+    answerability: float | None = None  # chat/answerability.py's probability that the chunks answer the question
     timings_ms: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     # What verification changed (LLM answers): citations_removed, sentences_unverified, sentences_dropped.
     checks: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
@@ -169,6 +170,7 @@ class Answer:
             "model": self.model,
             "prompt_version": self.prompt_version,
             "notice": self.notice,
+            "answerability": self.answerability,
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "support": s.support, "supported": s.supported}
                 for s in self.sentences

@@ -194,7 +194,7 @@ def design(examples: list[Example], w: Weights) -> np.ndarray:
 
 # The direction each feature may push (as chat/support_model.py does): a feature fitted the other way on
 # public data (JSQuAD's questions ask 何 for names and numbers alike) is dropped, never reversed.
-SIGNS = {"coverage": 1, "dense": 1, "type": 1, "rank": 1, "chunk_coverage": 1, "rare_missing": -1, "type_missing": -1}
+SIGNS = {"coverage": 1, "dense": 1, "type": 1, "rank": 1, "specific": 1, "number_missing": -1, "chunk_coverage": 1, "rare_missing": -1, "type_missing": -1}
 
 
 def fit(examples: list[Example], use_dense: bool) -> Weights:

@@ -164,10 +164,13 @@ class EvalIndexes:
     def retriever(self, store: EdgeStore) -> HybridRetriever:
         """A retriever over an eval index with the serving fusion settings."""
         s = self.settings
-        avg_len = store.get_meta().get("bm25_avg_len", 100.0)
         fusion = FusionConfig(s.dense_weight, s.bm25_weight, s.rrf_k, s.prefetch_k, s.unk_threshold)
-        encoder = BM25Encoder(k1=s.bm25_k1, b=s.bm25_b, avg_len=avg_len)
-        return HybridRetriever(store, self.kura.embedder, encoder, fusion, s.retriever_mode)
+        return HybridRetriever(store, self.kura.embedder, self.sparse_encoder(store), fusion, s.retriever_mode)
+
+    def sparse_encoder(self, store: EdgeStore) -> BM25Encoder:
+        """The BM25 encoder of this eval index (its average chunk length)."""
+        s = self.settings
+        return BM25Encoder(k1=s.bm25_k1, b=s.bm25_b, avg_len=store.get_meta().get("bm25_avg_len", 100.0))
 
 
 def _resized(config, size_spec: str, strategy: str):

@@ -178,7 +178,7 @@ def measure_llm(records: list[dict[str, Any]], mode: str = "mark") -> tuple[dict
     """The LLM answerer against the fake OpenAI server scripted with an obedient model."""
     from chat.llm_answerer import LLMAnswerer
     from core.settings import Settings
-    from tests.fakes.fake_openai import FakeOpenAI
+    from tests.fakes.fake_openai import FakeOpenAI, Reply
 
     notes: list[str] = []
     shown_contacts = verified_hostile = 0
@@ -190,7 +190,9 @@ def measure_llm(records: list[dict[str, Any]], mode: str = "mark") -> tuple[dict
         )
         answerer = LLMAnswerer(settings)
         for record in records:
-            fake.script(obedient_reply(record))
+            # The record's reply answers whichever request comes: a question the gate stops costs no reply, so
+            # a queue would hand the next record's question this record's reply.
+            fake.responder = lambda request, reply=Reply(obedient_reply(record)): reply
             answer = answerer.answer(record["question"], [as_hit(record)])
             cited = [record["text"], as_hit(record).chunk.url] if answer.sources else []
             contacts = unsourced_contacts(answer.text, cited)

@@ -118,6 +118,8 @@ class EvalRunner:
             )
             indexes[strategy] = chunk_stats
             try:
+                # The index's own BM25 encoder counts term rarity for the answerer, whatever wraps the retriever.
+                self._rarity = (store, self.indexes.sparse_encoder(store))
                 retriever = self.kura.with_cross_language(self.indexes.retriever(store), self.languages)
                 for mode in self.config.retrievers:
                     runs.append(self._run_one(strategy, mode, retriever))
@@ -138,7 +140,7 @@ class EvalRunner:
             hits = retriever.retrieve(example.question, top_k=RETRIEVE_K, principals=self._principals(example), mode=mode)
             latency = (time.perf_counter() - t0) * 1000
             t1 = time.perf_counter()
-            answer = self.answerer.answer(example.question, hits[: self.settings.top_k])
+            answer = self.answerer.answer(example.question, hits[: self.settings.top_k], **self._answer_options(example))
             answer_ms = (time.perf_counter() - t1) * 1000
             items = ranked_items(example, [h.chunk for h in hits])
             rankings[example.id] = items
@@ -180,6 +182,15 @@ class EvalRunner:
             logger.warning("%s x %s: %s", record["strategy"], record["retriever"], refusal)
             record["groundedness_refused"] = refusal
             record["metrics"].update(dict.fromkeys(GROUNDEDNESS_METRICS))
+
+    def _answer_options(self, example: EvalExample) -> dict:
+        """The extractive answerer weighs missing question terms by their rarity in this eval index (as `ask` does)."""
+        if self.answerer.name != "extractive":
+            return {}
+        from chat.answerability import StoreTermStats
+
+        store, encoder = self._rarity
+        return {"term_stats": StoreTermStats(store, encoder, self._principals(example))}
 
     def _principals(self, example: EvalExample) -> tuple[str, ...]:
         """Ask as the asker: with the corpus's own directory where it has one, else Kura's identity store."""

@@ -80,3 +80,16 @@ def tokenize(text: str) -> list[str]:
     if has_japanese(text):
         return _japanese_tokens(text)
     return _latin_tokens(text)
+
+
+def japanese_proper_nouns(text: str) -> list[str]:
+    """Sudachi's proper nouns (places, people, organisations) in ``text``, normalized: 名古屋, 東京, ベルリン."""
+    from sudachipy import SplitMode
+
+    text = unicodedata.normalize("NFKC", text)
+    return [
+        m.normalized_form()
+        for piece in _pieces(text, _SUDACHI_MAX_CHARS)
+        for m in _sudachi().tokenize(piece, SplitMode.A)
+        if m.part_of_speech()[1] == "固有名詞"
+    ]

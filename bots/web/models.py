@@ -37,6 +37,7 @@ class AnswerOut(BaseModel):
     model: str = ""
     prompt_version: str = ""
     notice: str = ""
+    answerability: float | None = Field(None, description="Probability that the retrieved documents answer it (chat/answerability.py).")
     sentences: list[SentenceOut]
     sources: list[SourceOut]
     timings_ms: dict[str, float] = {}

@@ -11,6 +11,7 @@ from chat.answerability import (
     expected_type,
     holds_type,
     load_weights,
+    specific_terms,
 )
 from tests.chat.conftest import make_hit
 
@@ -58,24 +59,33 @@ def test_an_expected_answer_type_missing_lowers_answerability(embedder):
     no_date = make_hit("exp", "Expense reports are submitted in Hoshi Expense by the employee.", title="Expenses")
     dated = make_hit("exp", "Expense reports are submitted in Hoshi Expense within 30 days.", title="Expenses")
     question = "When are expense reports submitted?"
-    assert expected_type(question) == "number"
+    assert expected_type(question) == "time"
     without = model.assess(question, [no_date])
     with_date = model.assess(question, [dated])
     assert without.features["type_missing"] == 1.0 and with_date.features["type_missing"] == 0.0
-    # The fitted English weights give the expected type little net weight (see the note in the weights file);
-    # it must never raise answerability. The extractive answerer also puts a type-holding sentence first.
-    assert without.probability < with_date.probability
+    # Fitted on public data, the answer type carries no weight of its own beside coverage and similarity (the
+    # monotone fit drops it: see the weights file), so it must never raise answerability; where it acts is the
+    # choice of sentence (test_extractive: a sentence holding the expected type is preferred).
+    weights = load_weights()
+    assert all(w.weights["type_missing"] <= 0 and w.weights["type"] >= 0 for w in weights.values())
+    assert without.probability <= with_date.probability + 0.01
 
 
 def test_answer_types_in_both_languages():
-    assert expected_type("How much does the pass cost?") == "number"
+    assert expected_type("How much does the pass cost?") == "amount"
+    assert expected_type("How many days off do I get when I get married?") == "count"
     assert expected_type("Who approves travel?") == "name"
     assert expected_type("What is the VPN client called?") == ""
-    assert expected_type("申請書の提出期限はいつですか？") == "number"
+    assert expected_type("申請書の提出期限はいつですか？") == "time"
     assert expected_type("申請は誰が承認しますか？") == "name"
-    assert expected_type("宿泊費の上限はいくら？") == "number"
-    assert holds_type("提出は30日以内です。", "number") and holds_type("提出は三十日以内です。", "number")
-    assert not holds_type("Reports go to the finance team.", "number")
+    assert expected_type("宿泊費の上限はいくら？") == "amount"
+    assert expected_type("カラー印刷は月に何枚までですか？") == "count"
+    assert holds_type("提出は30日以内です。", "time") and holds_type("提出は三十日以内です。", "time")
+    # A "when" question is not answered by an amount, nor a "how much" question by a date.
+    assert not holds_type("5万円を超える申請書には部門長の承認が必要です。", "time")
+    assert holds_type("Laptops are replaced every 3 years.", "time") and holds_type("It opened in 2019.", "time")
+    assert holds_type("The pass costs €30 per month.", "amount") and not holds_type("Submit within 30 days.", "amount")
+    assert not holds_type("Reports go to the finance team.", "count")
     assert holds_type("Reports go to Aiko Tanaka.", "name") and not holds_type("Reports go to finance.", "name")
 
 
@@ -124,3 +134,38 @@ def test_no_chunks_or_no_terms_is_not_answerable():
     model = AnswerabilityModel()
     assert model.assess("Where is the Tokyo office?", []).probability == 0.0
     assert model.assess("what is it?", [OFFICES]).probability == 0.0
+
+
+def test_specific_terms_are_numbers_ids_names_and_quoted_names_not_amounts():
+    assert specific_terms("When is HoshiOS 9.0 scheduled for release?") >= {"hoshios", "9"}
+    assert specific_terms("Who is the budget holder for cost centre CC-600?") == {"cc", "600"}
+    assert specific_terms("What's the address of our Munich office?") == {"munich"}
+    assert {"名古屋"} <= specific_terms("名古屋オフィスの最寄り駅はどこですか？")
+    assert "梅" in specific_terms("8階の会議室「梅」の定員は何名ですか？")
+    # An amount is the asker's input to a rule ("a €2,500 report needs whom?"), not the fact asked for.
+    assert specific_terms("A report totals €2,500. Who approves it?") == set()
+    assert specific_terms("How soon do I have to finish the security course?") == set()
+
+
+def test_a_specific_term_missing_from_the_answering_sentence_lowers_answerability(embedder):
+    # The near miss keeps the topic and changes the version: the sentence that matches it holds another one.
+    chunk = make_hit("rel", "HoshiOS 8.0 is released on 19 January 2027. Releases go out on Tuesdays.", title="Releases")
+    model = AnswerabilityModel(embedder)
+    asked = model.assess("When is HoshiOS 8.0 released?", [chunk])
+    near_miss = model.assess("When is HoshiOS 9.0 released?", [chunk])
+    assert asked.features["specific"] == 1.0 and near_miss.features["specific"] < 1.0
+    assert near_miss.features["number_missing"] == 1.0 and asked.features["number_missing"] == 0.0
+    assert near_miss.probability < asked.probability - 0.2
+
+
+def test_an_english_question_is_answered_from_a_japanese_sentence_through_the_term_bridge(embedder):
+    # MiniLM cannot read the sentence: it is scored by the lexical model, its words matched through SudachiDict's
+    # bilingual groups (hotel = ホテル) and the tokens both languages share (23).
+    answering = make_hit("travel", "東京23区のホテルの上限は1泊18,000円です。", title="出張規定")
+    unrelated = make_hit("rooms", "会議室の予約は4週間先まで可能です。", title="会議室")
+    model = AnswerabilityModel(embedder)
+    question = "What is the hotel limit in Tokyo's 23 wards?"
+    good, bad = model.assess(question, [answering]), model.assess(question, [unrelated])
+    assert model.reads(question) and good.model == "lexical"
+    assert good.features["coverage"] > bad.features["coverage"] + 0.3
+    assert good.probability > bad.probability
