@@ -9,12 +9,20 @@ chunked part by part (``ingest/parts.py``: at most ``PART_CHARS`` characters of
 text at a time), each chunk is appended to the buffer, and whenever the buffer
 holds ``embed_batch`` chunks they are embedded and written. So at any time the
 pipeline holds one connector batch of documents, at most one part's chunks and
-one embedding batch, whatever a document's size. Small documents share
+``1 + embed_ahead`` embedding batches, whatever a document's size. Small documents share
 embedding batches. A document over ``max_document_chars`` is not chunked at all
-(a failure with a message naming ``KURA_MAX_DOCUMENT_MB``). [An embedder that
-wants to overlap embedding with chunking can take over ``_flush_pending``: it
-sees full batches in order, and a document is published only after its last
-batch is written.]
+(a failure with a message naming ``KURA_MAX_DOCUMENT_MB``).
+
+Overlap. A full batch is embedded on one worker thread while this thread goes
+on chunking the next documents (``embed_ahead`` batches may wait for their
+vectors; 0 embeds in this thread). The compiled runtimes and tokenizers release
+the GIL, so on 2 cores the embedder's threads and the chunker share the CPU
+instead of taking turns. Every store operation stays in this thread and in
+order: a batch is written (staged) when its vectors come back, oldest first, and
+a document is published only when none of its chunks is buffered or still being
+embedded. An error in either stage surfaces here: a chunking error fails its
+document (as before), an embedding or store error stops the run after the
+worker has stopped, with nothing half published (see below).
 
 Crash safety: a document is visible only when all its chunks are. Its chunks
 are written *staged* (invisible to every read path, see core/store.py) and the
@@ -30,7 +38,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -43,6 +53,9 @@ from core.types import Chunk, Document, content_hash
 from ingest.parts import PART_CHARS, document_parts, text_length
 
 logger = logging.getLogger(__name__)
+
+# Batches that may wait for their vectors while chunking goes on; each holds ``embed_batch`` chunks in memory.
+EMBED_AHEAD = 1
 
 
 @dataclass
@@ -101,9 +114,13 @@ class IndexPipeline:
         on_progress: Callable[[IndexStats], None] | None = None,
         max_document_chars: int = 0,
         part_chars: int = PART_CHARS,
+        embed_ahead: int | None = None,
     ) -> None:
         if embed_batch < 1:
             raise ValueError("embed_batch must be >= 1")
+        embed_ahead = EMBED_AHEAD if embed_ahead is None else embed_ahead
+        if embed_ahead < 0:
+            raise ValueError("embed_ahead must be >= 0")
         if part_chars < 1000:
             raise ValueError("part_chars must be >= 1000")
         self.store = store
@@ -117,7 +134,11 @@ class IndexPipeline:
         self._encoder: SparseEncoder | None = None
         self.max_document_chars = max_document_chars  # 0: no limit
         self.part_chars = part_chars
+        self.embed_ahead = embed_ahead
         self._pending: list[Chunk] = []
+        # Batches handed to the embedding thread, oldest first: (chunks, their BM25 vectors, their dense vectors' future).
+        self._in_flight: deque[tuple[list[Chunk], list, Future]] = deque()
+        self._embedding_thread: ThreadPoolExecutor | None = None
         self._replacing: set[str] = set()  # changed documents whose old chunks go right before their new ones land
         self._staged: set[str] = set()  # documents with staged chunks in the store this run
         self._chunked: dict[str, tuple[str, ...]] = {}  # fully chunked, not yet published: id -> principals
@@ -180,14 +201,17 @@ class IndexPipeline:
         seen: set[str] = set()
         kept: set[str] = set()  # prefixes of folders that could not be read: what is under them stays
         known = self._known_hashes()
-        for batch in batches:
-            failed_before = len(stats.failures)
-            self._apply(batch, known, seen, kept, stats)
-            if after_batch is not None:
-                self._flush_pending(stats)
-                after_batch(batch, stats.failures[failed_before:])
-            self._report(stats)
-        self._flush_pending(stats)
+        try:
+            for batch in batches:
+                failed_before = len(stats.failures)
+                self._apply(batch, known, seen, kept, stats)
+                if after_batch is not None:
+                    self._flush_pending(stats)
+                    after_batch(batch, stats.failures[failed_before:])
+                self._report(stats)
+            self._flush_pending(stats)
+        finally:
+            self._stop_embedding()
         scoped = tuple(full_scope)
         if scoped:
             gone = [d for d in known if d.startswith(scoped) and d not in seen and not d.startswith(tuple(kept))]
@@ -252,21 +276,27 @@ class IndexPipeline:
         Returns the number of chunks, or None when chunking failed (reported as a failure).
         """
         count = 0
-        try:
-            for chunk in self._chunks(document, document_hash):
-                if replacing and not count:
-                    self._replacing.add(document.id)
-                self._pending.append(chunk)
-                count += 1
-                if len(self._pending) >= self.embed_batch:
-                    self._flush_pending(stats, whole_batches=True)
-        except ConfigError:
-            raise  # bad settings (a rejected API key, say) fail every document: stop the run
-        except Exception as exc:  # one bad document must not stop the run
-            logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
-            self._abandon(document.id)
-            self._fail(stats, document, f"chunking failed: {exc}")
-            return None
+        chunks = self._chunks(document, document_hash)
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except ConfigError:
+                raise  # bad settings (a rejected API key, say) fail every document: stop the run
+            except Exception as exc:  # one bad document must not stop the run
+                logger.warning("chunking failed for %s %s: %s", document.source, document.source_id, exc)
+                self._abandon(document.id, stats)
+                self._fail(stats, document, f"chunking failed: {exc}")
+                return None
+            if chunk is None:
+                break
+            if replacing and not count:
+                self._replacing.add(document.id)
+            self._pending.append(chunk)
+            count += 1
+            if len(self._pending) >= self.embed_batch:
+                # Outside the try: an embedding or store error is not this document's fault and stops the run
+                # (a batch holds other documents' chunks too: failing only this one would publish them short).
+                self._flush_pending(stats, whole_batches=True)
         if count:
             self._chunked[document.id] = document.principals
         return count
@@ -281,8 +311,9 @@ class IndexPipeline:
                               start_char=c.start_char + offset if c.start_char >= 0 else -1)
             ordinal += len(chunks)
 
-    def _abandon(self, document_id: str) -> None:
+    def _abandon(self, document_id: str, stats: IndexStats) -> None:
         """Forget a document that failed half way: its buffered chunks go, and so do any staged ones."""
+        self._write_in_flight(stats)  # its batches still being embedded land first, so the delete below sees them
         self._pending = [c for c in self._pending if c.document_id != document_id]
         self._replacing.discard(document_id)
         self._chunked.pop(document_id, None)
@@ -299,6 +330,7 @@ class IndexPipeline:
         if not document_ids:
             return
         doomed = set(document_ids)
+        self._write_in_flight(stats)  # a doomed document's batches being embedded must not be written after its delete
         self._pending = [c for c in self._pending if c.document_id not in doomed]
         self._replacing -= doomed
         self._staged -= doomed
@@ -332,30 +364,67 @@ class IndexPipeline:
             self.store.set_meta({"scopes": recorded})
 
     def _flush_pending(self, stats: IndexStats, *, whole_batches: bool = False) -> None:
-        """Embed and write buffered chunks (staged), then publish the documents whose last chunk is now in."""
+        """Hand buffered chunks to the embedder in batches; unless ``whole_batches``, wait until all are written."""
         while self._pending and (len(self._pending) >= self.embed_batch or not whole_batches):
             batch, self._pending = self._pending[: self.embed_batch], self._pending[self.embed_batch :]
             encoder = self._bm25_encoder(batch)
-            t0 = time.perf_counter()
-            dense = self.embedder.embed_documents([c.index_text for c in batch])
-            stats.embed_seconds += time.perf_counter() - t0
-            sparse = [encoder.encode_document(c.index_text) for c in batch]
-            in_batch = {c.document_id for c in batch}
-            # A changed document's old chunks (and any staged leftovers of a killed run) go right before its first
-            # new batch: until it is published it is then absent, never a mix of versions.
-            replaced = sorted(in_batch & self._replacing)
-            if replaced:
-                self.store.delete_documents(replaced)
-                self._replacing -= set(replaced)
-            self.store.upsert(batch, np.asarray(dense), sparse, staged=True)
-            self._staged |= in_batch
-            stats.chunks_embedded += len(batch)
-            self._publish_ready()
-            self._report(stats)  # a connector batch can hold thousands of chunks: report within it too
+            texts = [c.index_text for c in batch]
+            if not self.embed_ahead:
+                dense, seconds = _embed_timed(self.embedder, texts)
+                sparse = [encoder.encode_document(t) for t in texts]
+                self._write_batch(batch, dense, sparse, seconds, stats)
+                continue
+            future = self._embedder_thread().submit(_embed_timed, self.embedder, texts)
+            # BM25 here, while the batch embeds: a share of this thread's work overlapped as well.
+            self._in_flight.append((batch, [encoder.encode_document(t) for t in texts], future))
+            while len(self._in_flight) > self.embed_ahead:
+                self._write_oldest(stats)
+        if not whole_batches:
+            self._write_in_flight(stats)
+
+    def _embedder_thread(self) -> ThreadPoolExecutor:
+        if self._embedding_thread is None:
+            # One worker: batches are embedded in the order they were handed over.
+            self._embedding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kura-embed")
+        return self._embedding_thread
+
+    def _write_oldest(self, stats: IndexStats) -> None:
+        batch, sparse, future = self._in_flight[0]
+        dense, seconds = future.result()  # an embedding error is raised here, in the indexing thread
+        self._in_flight.popleft()
+        self._write_batch(batch, dense, sparse, seconds, stats)
+
+    def _write_in_flight(self, stats: IndexStats) -> None:
+        while self._in_flight:
+            self._write_oldest(stats)
+
+    def _stop_embedding(self) -> None:
+        """End the worker. After an error, batches not yet written are dropped: their documents stay unpublished."""
+        self._in_flight.clear()
+        if self._embedding_thread is not None:
+            self._embedding_thread.shutdown(wait=True, cancel_futures=True)
+            self._embedding_thread = None
+
+    def _write_batch(self, batch: list[Chunk], dense, sparse: list, seconds: float, stats: IndexStats) -> None:
+        """Write one embedded batch (staged), then publish the documents whose last chunk is now in."""
+        stats.embed_seconds += seconds
+        in_batch = {c.document_id for c in batch}
+        # A changed document's old chunks (and any staged leftovers of a killed run) go right before its first
+        # new batch: until it is published it is then absent, never a mix of versions.
+        replaced = sorted(in_batch & self._replacing)
+        if replaced:
+            self.store.delete_documents(replaced)
+            self._replacing -= set(replaced)
+        self.store.upsert(batch, np.asarray(dense), sparse, staged=True)
+        self._staged |= in_batch
+        stats.chunks_embedded += len(batch)
+        self._publish_ready()
+        self._report(stats)  # a connector batch can hold thousands of chunks: report within it too
 
     def _publish_ready(self) -> None:
         """Publish every fully chunked document none of whose chunks is still buffered."""
         buffered = {c.document_id for c in self._pending}
+        buffered.update(c.document_id for batch, _, _ in self._in_flight for c in batch)
         ready: dict[tuple[str, ...], list[str]] = {}
         for doc_id, principals in list(self._chunked.items()):
             if doc_id not in buffered:
@@ -388,3 +457,10 @@ class IndexPipeline:
         if self.on_progress is not None:
             stats.seconds = time.perf_counter() - self._started
             self.on_progress(stats)
+
+
+def _embed_timed(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
+    """Vectors of ``texts`` and the seconds they took (run in the embedding thread, or inline)."""
+    started = time.perf_counter()
+    dense = embedder.embed_documents(texts)
+    return dense, time.perf_counter() - started

@@ -78,6 +78,7 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = passage_prefix
         self.device = device
         self._model = None
+        self._counter = None
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
@@ -134,7 +135,23 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def count_word_pieces(self, text: str) -> int:
-        return len(self._load().tokenizer(text, add_special_tokens=True)["input_ids"])
+        return len(self._counting_tokenizer()(text, add_special_tokens=True)["input_ids"])
+
+    def _counting_tokenizer(self):
+        """A copy of the model's tokenizer for counting only.
+
+        The pipeline counts word-pieces (chunking) in one thread while another
+        embeds, and a fast tokenizer changes its own truncation and padding on
+        every call: shared, the two calls collide ("Already borrowed") or cut
+        each other's input.
+        """
+        if self._counter is None:
+            import copy
+
+            with _MODELS_LOCK:
+                if self._counter is None:
+                    self._counter = copy.deepcopy(self._load().tokenizer)
+        return self._counter
 
     def unknown_share(self, text: str) -> float:
         """Share of the text's word-pieces the model cannot read (see ``unreadable_share``)."""

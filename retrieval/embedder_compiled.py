@@ -69,6 +69,10 @@ class CompiledEmbedder:
 
     # --- loading ---------------------------------------------------------------------------
     def _load(self) -> Callable[[list[dict]], list[np.ndarray]]:
+        if self._run is not None:
+            # Without the lock once loaded: the lock is held for a whole inference, and the chunker counts
+            # word-pieces in another thread meanwhile (the pipeline overlaps them; counting is thread-safe).
+            return self._run
         with self._lock:
             if self._run is None:
                 path = resolve_model_path(self.model_name)
