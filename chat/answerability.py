@@ -3,32 +3,39 @@
 Per (question, candidate sentence) it measures
 
 - ``coverage``: the question's content terms found in the sentence (its title and headings count 0.2),
-  each term weighted by its rarity among the candidates, a term also matching through Sudachi's synonym
-  dictionary (``chat/data/sudachi_synonyms.txt.gz``: 支払う finds 払う, 概要 finds summary);
-- ``dense``: cosine similarity of question and sentence with Kura's embedder, only where the embedder reads
-  the question's language (the unreadable-share rule of ``retrieval/embedder.py``; the default MiniLM
-  reads English only). Only the few best sentences by coverage are embedded, with a small cache;
-- ``type``: whether the sentence holds what the question asks for (when / how much / how many / いつ /
-  いくら / 何日 expect a number or date, who a name);
-- ``rank``: 1 / (rank of its chunk + 1), the retriever's own ordering.
+  each term weighted by its rarity among the candidates; a term also matches through Sudachi's synonym
+  dictionary (``chat/data/sudachi_synonyms.txt.gz``: 概要 finds 要約), SudachiDict's bilingual groups
+  (``retrieval/term_bridge.py``: hotel finds ホテル), one or two typing slips (sesion finds session) and its
+  Japanese reading (経費生産 finds 経費精算: both read セイサン);
+- ``dense``: cosine similarity of question and sentence with Kura's embedder, only where it reads both
+  (the unreadable-share rule of ``retrieval/embedder.py``; the default MiniLM reads English only). Every
+  readable sentence of the best chunks is embedded, then the best others by coverage, with a cache;
+- ``type``: whether the sentence holds what the question asks for (a time for when / いつ, an amount for
+  how much / いくら, a number for how many / 何枚, a name for who / 誰);
+- ``rank``: 1 / (rank of its chunk + 1), the retriever's own ordering;
+- ``specific`` and ``number_missing``: the share of the question's numbers, ids, years and names the
+  sentence (or its title and headings) holds, and whether a number is missing: a near miss keeps the
+  topic and changes exactly these ("HoshiOS 9.0" where the page has 8.0).
 
-The best sentence by the fitted sentence weights stands for the question, and per question it adds
+Per question it adds
 
-- ``chunk_coverage``: the best chunk's coverage (today's lexical evidence, titles included);
-- ``rare_missing``: the corpus rarity (normalised BM25 IDF, 0..~1.1) of the rarest question term that no
-  candidate contains: "Osaka", "2027" or "FY2028" absent from every retrieved chunk is a near miss;
-- ``type_missing``: the question expects a number, date or name and none of the three best sentences has one.
+- ``chunk_coverage``: the best chunk's coverage;
+- ``rare_missing``: the corpus rarity (normalised BM25 IDF, 0..~1.1) of the rarest specific term that no
+  candidate contains: "Munich", "CC-600" or "FY2025" absent from every retrieved chunk is a near miss;
+- ``type_missing``: the question expects a type and none of the three best sentences holds it.
 
     z = intercept + w . features ;  probability = 1 / (1 + exp(-z))
 
-Two fitted weight sets (``chat/data/answerability_weights.json``): ``dense`` where the embedder reads the
-question, ``lexical`` where it does not (Japanese with the default model). Fitted by
-``python -m eval.answerability_fit`` (logistic regression) on public data split by article:
-SQuAD 2.0 train articles (English; its adversarial unanswerable questions plus near misses made by removing
-the paragraph that holds the answer) and JSQuAD (Japanese; the question with its article's other
-paragraphs, and the question with its key entity, number or year swapped). Thresholds (answer at or above
-``threshold``; the LLM gate calls the model at or above ``gate_threshold``) were chosen on validation
-articles that were not fitted on; the weights file records the values, the data and how they were chosen.
+Two fitted weight sets (``chat/data/answerability_weights.json``): ``dense`` for a sentence the embedder
+reads (with the question), ``lexical`` for any other (Japanese with the default model). Each sentence is
+scored by its set and the two compare by their margin over their own threshold in log-odds, so the best
+sentence of either kind decides. Fitted by ``python -m eval.answerability_fit`` (logistic regression; a
+feature fitted with the wrong sign is dropped) on public data split by article: SQuAD 2.0 train articles
+(English; its adversarial unanswerable questions plus near misses made by removing the paragraph that holds
+the answer or swapping the question's key number or term) and JSQuAD (Japanese; the same near misses).
+Thresholds (answer at or above ``threshold``; the LLM gate calls the model at or above ``gate_threshold``)
+were chosen on validation articles that were not fitted on; the weights file records the values, the data
+and how they were chosen.
 """
 
 from __future__ import annotations

@@ -88,7 +88,10 @@ class ExtractiveAnswerer:
         floor = ranked[0].features["coverage"] * self.relative_cutoff
         close = [c for i, c in enumerate(ranked) if i == 0 or c.features["coverage"] >= floor]
         if expected_type:
-            close.sort(key=lambda c: not c.features["type"])  # stable: model order within each group
+            # Stable: model order within each group. A sentence holding fewer of the question's names and numbers
+            # than the best one (another office, another version) is never moved ahead for its type.
+            held = ranked[0].features.get("specific", 1.0)
+            close.sort(key=lambda c: (c.features.get("specific", 1.0) < held, not c.features["type"]))
         chosen: list[SentenceCandidate] = []
         seen: set[str] = set()
         for cand in close:
