@@ -122,7 +122,7 @@ def test_the_next_documents_are_chunked_while_a_batch_embeds(tmp_path, chunker, 
     # The first embedding call waits until a document is chunked while it runs.
     recording = Embedder(embedder, gate=gate)
     store = EdgeStore(tmp_path / "idx")
-    stats = pipeline(store, Chunker(chunker, gate=gate, embedding=recording.in_first_call), recording).index(
+    stats = pipeline(store, Chunker(chunker, gate=gate, embedding=recording.in_first_call), recording, embed_ahead=1).index(
         [SyncBatch(documents=docs)])
     assert recording.gate_opened is True  # serial embedding would wait here until the timeout
     assert threading.main_thread().name not in recording.threads
