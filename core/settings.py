@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     )
     index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
     index_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build beam (set at index creation).")
-    index_hnsw_ef: int = Field(128, ge=1, description="HNSW search beam per query.")
-    index_oversampling: float = Field(2.0, ge=1, description="int8 candidates rescored with the originals, x limit.")
+    index_hnsw_ef: int = Field(64, ge=1, description="HNSW search beam per query (at least limit x oversampling).")
+    index_oversampling: float = Field(1.5, ge=1, description="int8 candidates rescored with the originals, x limit.")
     index_max_segment_kb: int = Field(
         400_000, ge=10_000, description="Segment size cap: bounds the optimizer's peak memory (set at index creation)."
     )

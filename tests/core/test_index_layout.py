@@ -214,6 +214,10 @@ def test_hybrid_query_carries_the_permission_filter_on_the_prefetches_only(tmp_p
     assert len(request.prefetches) == 2
     for prefetch in request.prefetches:
         assert prefetch.filter is not None and "principals" in repr(prefetch.filter)
+        # The query shape of the layout (core/index_layout.py) reaches each prefetch.
+        assert prefetch.params.hnsw_ef == store.layout.hnsw_ef
+        assert prefetch.params.quantization.oversampling == store.layout.oversampling
+        assert prefetch.params.quantization.rescore is True
     store._shard = spy.shard
 
 
@@ -255,5 +259,14 @@ def test_server_hybrid_query_carries_the_permission_filter_on_the_prefetches_onl
     body = _QueryRecorder.queries[-1]
     assert body.get("filter") is None
     assert len(body["prefetch"]) == 2
+    layout = IndexLayout()
     for prefetch in body["prefetch"]:
         assert prefetch["filter"]["must"][0]["key"] == "principals"
+        # The same search shape as the embedded engine's.
+        assert prefetch["params"]["hnsw_ef"] == layout.hnsw_ef
+        assert prefetch["params"]["quantization"] == {"rescore": True, "oversampling": layout.oversampling}
+
+
+def test_settings_defaults_are_the_layout_defaults():
+    # KURA_INDEX_* unset must give the layout chosen by measurement (the module docstring's figures).
+    assert IndexLayout.from_settings(Settings(_env_file=None)) == IndexLayout()
