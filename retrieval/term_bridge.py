@@ -27,6 +27,8 @@ from retrieval.tokenize import ENGLISH_STOP_WORDS, has_japanese, tokenize
 logger = logging.getLogger(__name__)
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "data" / "sudachi_bilingual.tsv.gz"
+JMDICT_TABLE = Path(__file__).resolve().parent / "data" / "jmdict_bilingual.tsv.gz"
+DEFAULT_TABLES = (DEFAULT_TABLE, JMDICT_TABLE)  # loanwords (SudachiDict), then general vocabulary (JMdict)
 _ENGLISH_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _RUNS = re.compile(r"[\u30a0-\u30ffー]{2,}|[\u3400-\u4dbf\u4e00-\u9fff々]{2,}")
@@ -57,14 +59,19 @@ class TermBridge:
         self._longest_japanese = max((len(w) for w in self._japanese), default=0)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_TABLE) -> "TermBridge":
-        if not path.is_file():
-            raise FileNotFoundError(f"term table not found: {path} (build it with python -m retrieval.build_bilingual)")
+    def load(cls, paths: Path | tuple[Path, ...] = DEFAULT_TABLES) -> "TermBridge":
+        """The groups of one table or of several, in order (same format: ``retrieval/build_bilingual.py``)."""
         groups = []
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                words = [w for w in line.rstrip("\n").split("\t") if w]
-                groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
+        for path in (paths,) if isinstance(paths, Path) else paths:
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"term table not found: {path} (build it with python -m retrieval.build_bilingual"
+                    " or python -m retrieval.build_jmdict_bridge)"
+                )
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    words = [w for w in line.rstrip("\n").split("\t") if w]
+                    groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
         return cls(groups)
 
     def translations(self, question: str) -> list[str]:
