@@ -49,6 +49,9 @@ COMMON = frozenset({"news1", "ichi1", "spec1", "spec2", "gai1"})
 NO_RANK = 49  # after nf48: a common entry without a newspaper frequency band
 MAX_SENSES = 3
 MAX_GLOSS_WORDS = 3
+# The first glosses are the core translations, later ones drift (使う: use, make use of, put to use, employ,
+# handle, manage, manipulate, spend, consume): a Japanese term brings at most these many English ones.
+MAX_GLOSSES_PER_ENTRY = 6
 # Judged on 30 random glosses of 4+ entries (jamdict-data 1.5, see the note of issue 10): the entries ranked
 # 1-5 for a gloss are plausible translations 97% of the time, those ranked 6-10 77%. A plain cut-off on the
 # number of entries cannot tell vague glosses from useful ones ("get" has 14 entries, "approval" 16).
@@ -64,6 +67,8 @@ SKIP_MISC = frozenset({
     "manga slang", "vulgar expression or word", "derogatory", "jocular, humorous term", "poetical term",
     "children's language", "proverb", "quotation", "idiomatic expression",
 })
+# Its kanji forms are what Sudachi normalizes the kana to (いくら -> 幾ら, もし -> 若し): grammar words, not topics.
+KANA_ALONE = "word usually written using kana alone"
 JAPANESE_FORM = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々ー]{2,}")
 HIRAGANA_ONLY = re.compile(r"[\u3040-\u309fー]+")
 ENGLISH_GLOSS = re.compile(r"[a-z][a-z'-]*(?: [a-z][a-z'-]*)*", re.IGNORECASE)
@@ -73,8 +78,11 @@ EXPLANATION_WORDS = frozenset("something someone somebody one's oneself etc e.g.
 STOP_GLOSS_WORDS = ENGLISH_STOP_WORDS | frozenset(
     "i me my we us our you your he him his she her they them their not no yes do does did done so very "
     "also too just only all any some each every other such what which who when where why how there here "
-    "up down out off over under about again then than now well more most much many few".split()
+    "up down out off over under about again then than now well more most much many few if although though "
+    "because however unless until whether while whenever even still yet already perhaps maybe probably".split()
 )
+# A gloss holding one of these translates a question word (幾ら "how much", 何年 "what year"): never a topic.
+QUESTION_WORDS = frozenset("how what which who whom whose when where why".split())
 PARENTHESES = re.compile(r"\s*\([^()]*\)\s*")
 
 
@@ -116,14 +124,19 @@ def read_entries(db: Path) -> list[Entry]:
         for sid, text in con.execute("select sid, text from SenseGloss where lang = 'eng' order by rowid"):
             glosses[sid].append(text)
         senses: dict[int, list[list[str]]] = defaultdict(list)
+        kana_words: set[int] = set()  # entries whose first sense is written in kana: 幾ら is いくら in a document
         for sid, idseq in con.execute("select ID, idseq from Sense order by ID"):
-            if idseq in common and not (misc.get(sid, set()) & SKIP_MISC) and glosses.get(sid):
+            if idseq not in common:
+                continue
+            if idseq not in senses and KANA_ALONE in misc.get(sid, set()):
+                kana_words.add(idseq)
+            if not (misc.get(sid, set()) & SKIP_MISC) and glosses.get(sid):
                 senses[idseq].append(glosses[sid])
     finally:
         con.close()
     entries = []
     for idseq in sorted(common):
-        written = _japanese_forms(forms.get(idseq, []), kana.get(idseq, []))
+        written = _japanese_forms([] if idseq in kana_words else forms.get(idseq, []), kana.get(idseq, []))
         if written and senses.get(idseq):
             entries.append(Entry(written, senses[idseq][:MAX_SENSES], rank.get(idseq, NO_RANK)))
     return entries
@@ -156,7 +169,7 @@ def clean_gloss(gloss: str) -> str | None:
     if not ENGLISH_GLOSS.fullmatch(text):
         return None
     words = text.lower().split()
-    if len(words) > MAX_GLOSS_WORDS or any(w in EXPLANATION_WORDS for w in words):
+    if len(words) > MAX_GLOSS_WORDS or any(w in EXPLANATION_WORDS or w in QUESTION_WORDS for w in words):
         return None
     if all(w in STOP_GLOSS_WORDS for w in words):
         return None
@@ -172,12 +185,13 @@ def build_groups(entries: list[Entry]) -> list[tuple[list[str], list[tuple[str, 
     floods the query. Vague words (``LIGHT_WORDS``) trigger nothing at all."""
     cleaned: list[tuple[list[str], list[str]]] = []
     candidates: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # gloss -> (rank, sense, pos, entry)
-    for entry in entries:
+    # most frequent entries first: the loader lists a gloss's translations in table order
+    for entry in sorted(entries, key=lambda e: e.rank):
         glosses: list[str] = []
         for sense_index, sense in enumerate(entry.senses):
             for position, raw in enumerate(sense):
                 gloss = clean_gloss(raw)
-                if gloss and gloss not in glosses:
+                if gloss and gloss not in glosses and len(glosses) < MAX_GLOSSES_PER_ENTRY:
                     candidates[gloss.lower()].append((entry.rank, sense_index, position, len(cleaned)))
                     glosses.append(gloss)
         if glosses:

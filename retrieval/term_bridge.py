@@ -77,11 +77,17 @@ class TermBridge:
     def translations(self, question: str) -> list[str]:
         """The other language's headwords for the question's terms, in question order, without repeats."""
         japanese = has_japanese(question)
+        per_term = [
+            [word for index in groups for word, _ in self._groups[index] if has_japanese(word) != japanese]
+            for groups in (self._japanese_groups(question) if japanese else self._english_groups(question))
+        ]
+        # Each term's first translation before any term's second: a term with many (office: 事務所, オフィス,
+        # 事業所 ...) must not use up the query's room before a later term (Tokyo) gets any.
         found: list[str] = []
-        for index in self._japanese_groups(question) if japanese else self._english_groups(question):
-            for word, _ in self._groups[index]:
-                if has_japanese(word) != japanese and word not in found:
-                    found.append(word)
+        for rank in range(max(map(len, per_term), default=0)):
+            for words in per_term:
+                if rank < len(words) and words[rank] not in found:
+                    found.append(words[rank])
         return found[:_MAX_TERMS]
 
     def query(self, question: str) -> str | None:
@@ -92,28 +98,54 @@ class TermBridge:
         shared = [t for t in _ASCII_TOKEN.findall(question) if t not in words and _shared(t, has_japanese(question))]
         return " ".join([*words, *shared])
 
-    def _english_groups(self, question: str) -> list[int]:
+    def _english_groups(self, question: str) -> list[list[int]]:
+        """Per phrase or word of the question found in the table, its groups."""
         words = [w for w in _ENGLISH_WORD.findall(question.lower()) if w not in _ENGLISH_SKIP]
-        indexes: list[int] = []
+        per_term: list[list[int]] = []
+        covered: set[int] = set()  # positions inside a phrase already found: "business trip" is 出張, not 旅 or 躓く
         for n in range(_MAX_ENGLISH_WORDS, 0, -1):  # phrases first: "remote work" before "work"
             for i in range(len(words) - n + 1):
-                for index in self._english.get(" ".join(words[i : i + n]), ()):
-                    if index not in indexes:
-                        indexes.append(index)
-        return indexes
+                if covered.issuperset(range(i, i + n)):
+                    continue
+                found = self._english_headword(words[i : i + n])
+                if found:
+                    covered.update(range(i, i + n))
+                    per_term.append(found)
+        return per_term
 
-    def _japanese_groups(self, question: str) -> list[int]:
+    def _english_headword(self, words: list[str]) -> list[int]:
+        """The groups of a phrase, or else of the phrase with its last word in a dictionary form ("business trips")."""
+        found = self._english.get(" ".join(words))
+        if found:
+            return found
+        for base in _dictionary_forms(words[-1]):
+            found = self._english.get(" ".join([*words[:-1], base]))
+            if found:
+                return found
+        return []
+
+    def _japanese_groups(self, question: str) -> list[list[int]]:
         # Sudachi's shortest terms (normalized: 取る for 取り) and each whole katakana or kanji run
         # (リモートワーク in リモートワーク手当). Never a piece of a run: リリー inside リリース is not "lily".
         candidates = [t for t in tokenize(question) if has_japanese(t)] + _RUNS.findall(question)
-        indexes: list[int] = []
-        for term in candidates:
-            if len(term) < _MIN_JAPANESE_CHARS:
-                continue
-            for index in self._japanese.get(term, ()):
-                if index not in indexes:
-                    indexes.append(index)
-        return indexes
+        return [self._japanese[t] for t in dict.fromkeys(candidates) if len(t) >= _MIN_JAPANESE_CHARS and t in self._japanese]
+
+
+def _dictionary_forms(word: str) -> list[str]:
+    """What an inflected English word may be listed as (receipts -> receipt, approved -> approve, planned -> plan):
+    tried only when the word itself is no headword, so "news" or "evening" never become "new" or "even"."""
+    forms = []
+    if word.endswith("ies") or word.endswith("ied"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss"):
+        forms.append(word[:-1])
+    for suffix in ("ed", "ing"):
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix):
+            forms += [stem + "e", stem] + ([stem[:-1]] if len(stem) > 2 and stem[-1] == stem[-2] else [])
+    return [f for f in forms if len(f) >= 3]
 
 
 def _shared(token: str, in_japanese: bool) -> bool:

@@ -52,9 +52,23 @@ def test_native_words_bridge_through_the_jmdict_table(bridge):
     assert {"expenses", "deadline"} <= set(bridge.translations("経費精算の締め切りは？"))
 
 
+def test_an_inflected_english_word_finds_its_dictionary_form(bridge):
+    assert bridge.translations("business trips") == ["出張"]  # the phrase, not 旅 or 躓く (to trip) for its words
+    assert bridge.translations("approved") == bridge.translations("approve") != []
+    assert "小包" in bridge.translations("parcels")
+    assert "出張" in bridge.translations("Which trips need approval? business trips abroad")
+    assert bridge.translations("written") == []  # irregular forms are not guessed
+
+
+def test_every_term_of_a_question_gets_room_in_the_query(bridge):
+    # "pay", "lose" and "office" have five translations each: Tokyo and badge, later in the question, still count
+    found = bridge.translations("How much do I pay if I lose my office badge in Tokyo?")
+    assert {"東京", "バッジ", "事務所"} <= set(found[:8])
+
+
 def test_light_and_stop_words_bridge_to_nothing_from_jmdict():
     jmdict = TermBridge.load(JMDICT_TABLE)
-    for word in ("make", "get", "thing", "take", "here", "the", "other"):
+    for word in ("make", "get", "thing", "take", "here", "the", "other", "if", "however"):
         assert jmdict.translations(word) == [], word
     assert "make" in jmdict.translations("作る")  # still reached from the Japanese side
 
