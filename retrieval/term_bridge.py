@@ -1,17 +1,20 @@
-"""Offline cross-language queries: a question's terms in the other language, from a published term table.
+"""Offline cross-language queries: a question's terms in the other language, from published term tables.
 
 Without an LLM, an English question cannot find a Japanese page by BM25 (no
-shared terms) nor by the default English-only embedder, and the reverse. What
-the two languages share in a company's documents are loanwords, their English
-originals and a few native words for the same thing: ホテル / hotel,
-ローテーション / rotation, 事務所 / オフィス / office. SudachiDict's synonym
-groups (``retrieval/build_bilingual.py``) list exactly these, for the general
-vocabulary, not for any corpus. ``TermBridge.query`` turns a question into a
-search query in the other language: the other-language members of every group a
-question term belongs to, plus the tokens both languages write the same way
-(numbers, ids, Latin product names). Honest limits: a term without a group
-(出張, 駐輪場, 防災訓練, most compounds and proper nouns) is not bridged, and
-an ambiguous group (カラー: colour and collar) brings its noise along.
+shared terms) nor by the default English-only embedder, and the reverse. Two
+tables of the general vocabulary, not of any corpus, bridge the two languages:
+SudachiDict's synonym groups (``retrieval/build_bilingual.py``) put loanwords
+beside their English originals and a few native words for the same thing
+(ホテル / hotel, ローテーション / rotation, 事務所 / オフィス / office), and
+JMdict's common entries (``retrieval/build_jmdict_bridge.py``) give the native
+words with their short English glosses (出張 / business trip, 経費 / expenses,
+承認 / approval). ``TermBridge.query`` turns a question into a search query in
+the other language: the other-language members of every group a question term
+belongs to, plus the tokens both languages write the same way (numbers, ids,
+Latin product names). Honest limits: rare words and most compounds are in
+neither table (駐輪場, 防災訓練, 有給休暇 are not common JMdict entries), proper
+nouns are not translated, and a polysemous word brings its other senses along
+(office: 事務所 and 任務; カラー: colour and collar).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ _MAX_TERMS = 24
 
 
 class TermBridge:
-    """English <-> Japanese term lookup over SudachiDict's bilingual synonym groups."""
+    """English <-> Japanese term lookup over bilingual groups (SudachiDict's synonym groups, JMdict's entries)."""
 
     def __init__(self, groups: list[tuple[tuple[str, bool], ...]]) -> None:
         # headword -> the groups it triggers; only headwords that may expand (flag 0) are triggers

@@ -46,6 +46,7 @@ ENTRIES = {
     # written in kana (いくら), which Sudachi normalizes to 幾ら: a question word, whatever its glosses
     7: ([("幾ら", ["ichi1"])], [("いくら", ["ichi1"])], [(["word usually written using kana alone"], ["how much", "however"])]),
     8: ([("何年", ["ichi1"])], [("なんねん", ["ichi1"])], [([], ["what year", "how many years"])]),
+    9: ([("草臥れる", ["ichi1"])], [("くたびれる", ["ichi1"])], [(["word usually written using kana alone"], ["to tire"])]),
 }
 # Eight common entries glossed "approval", the most frequent (nf01) first.
 APPROVALS = ["承認", "許可", "賛成", "認可", "同意", "容認", "是認", "賛同"]
@@ -110,7 +111,8 @@ def test_only_common_entries_with_usable_forms_are_kept(table):
     assert "出張" in forms and "パスワード" in forms  # common by a kanji form, and a katakana loanword by gai1
     assert "駐輪場" not in forms  # no priority tag
     assert "上" not in forms and "ここ" not in forms  # one character; hiragana only
-    assert "幾ら" not in forms and "何年" not in forms  # usually written in kana; glosses only of question words
+    assert "幾ら" not in forms and "草臥れる" not in forms  # usually written in kana (いくら, くたびれる)
+    assert "何年" not in forms  # glosses only of question words
     assert not any("〆作" in line or "つくる" in line or "しゅっちょう" in line for line in lines)
 
 
