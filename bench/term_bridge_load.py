@@ -37,7 +37,8 @@ def main() -> None:
     times: dict[str, list[float]] = {"sudachi": [], "both": []}
     for _ in range(args.rounds):
         for name in times:
-            out = subprocess.run([sys.executable, "-c", PROBE, name], cwd=ROOT, capture_output=True, text=True, check=True)
+            probe = [sys.executable, "-c", PROBE, name]
+            out = subprocess.run(probe, cwd=ROOT, capture_output=True, text=True, check=True)
             times[name].append(float(out.stdout.strip()))
     median = {name: round(statistics.median(values), 1) for name, values in times.items()}
     print(json.dumps({

@@ -209,12 +209,15 @@ def build_groups(entries: list[Entry]) -> list[tuple[list[str], list[tuple[str, 
         for *_, entry in sorted(found)[:MAX_ENTRIES_PER_GLOSS]
     }
     return [
-        (forms, [(g, (g.lower(), index) in triggers) for g in glosses]) for index, (forms, glosses) in enumerate(cleaned)
+        (forms, [(g, (g.lower(), index) in triggers) for g in glosses])
+        for index, (forms, glosses) in enumerate(cleaned)
     ]
 
 
 def write_table(groups, out: Path = OUT) -> int:
-    lines = ["\t".join([*forms, *(("" if trigger else "~") + g for g, trigger in glosses)]) for forms, glosses in groups]
+    lines = [
+        "\t".join([*forms, *(("" if trigger else "~") + g for g, trigger in glosses)]) for forms, glosses in groups
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("\n".join(lines) + "\n")

@@ -81,7 +81,7 @@ class TermBridge:
         """The other language's headwords for the question's terms, in question order, without repeats."""
         japanese = has_japanese(question)
         per_term = [
-            [word for index in groups for word, _ in self._groups[index] if has_japanese(word) != japanese]
+            [word for index in groups for word, _ in self._members(index) if has_japanese(word) != japanese]
             for groups in (self._japanese_groups(question) if japanese else self._english_groups(question))
         ]
         # Each term's first translation before any term's second: a term with many (office: 事務所, オフィス,
@@ -118,20 +118,30 @@ class TermBridge:
 
     def _english_headword(self, words: list[str]) -> list[int]:
         """The groups of a phrase, or else of the phrase with its last word in a dictionary form ("business trips")."""
-        found = self._english.get(" ".join(words))
-        if found:
-            return found
-        for base in _dictionary_forms(words[-1]):
-            found = self._english.get(" ".join([*words[:-1], base]))
+        found = self._english_indexes(" ".join(words))
+        for base in [] if found else _dictionary_forms(words[-1]):
+            found = self._english_indexes(" ".join([*words[:-1], base]))
             if found:
-                return found
-        return []
+                break
+        return found
 
     def _japanese_groups(self, question: str) -> list[list[int]]:
         # Sudachi's shortest terms (normalized: 取る for 取り) and each whole katakana or kanji run
         # (リモートワーク in リモートワーク手当). Never a piece of a run: リリー inside リリース is not "lily".
         candidates = [t for t in tokenize(question) if has_japanese(t)] + _RUNS.findall(question)
-        return [self._japanese[t] for t in dict.fromkeys(candidates) if len(t) >= _MIN_JAPANESE_CHARS and t in self._japanese]
+        per_term = [self._japanese_indexes(t) for t in dict.fromkeys(candidates) if len(t) >= _MIN_JAPANESE_CHARS]
+        return [indexes for indexes in per_term if indexes]
+
+    # The only readers of the lookup tables (their layout may change for loading speed).
+    def _members(self, index: int) -> list[tuple[str, bool]]:
+        """Group ``index`` as (word, may trigger) pairs."""
+        return list(self._groups[index])
+
+    def _english_indexes(self, headword: str) -> list[int]:
+        return self._english.get(headword, [])
+
+    def _japanese_indexes(self, headword: str) -> list[int]:
+        return self._japanese.get(headword, [])
 
 
 def _dictionary_forms(word: str) -> list[str]:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.build_jmdict_bridge import MAX_ENTRIES_PER_GLOSS, build, clean_gloss
+
+KANA_ALONE = "word usually written using kana alone"  # JMdict's misc tag, as jamdict stores it
 from retrieval.term_bridge import TermBridge
 
 SCHEMA = """
@@ -44,9 +46,9 @@ ENTRIES = {
     5: ([("上", ["ichi1"])], [("うえ", ["ichi1"])], [([], ["above"])]),  # one character: too ambiguous
     6: ([], [("ここ", ["ichi1"])], [([], ["here"])]),  # hiragana only: a function word, and a stop-word gloss
     # written in kana (いくら), which Sudachi normalizes to 幾ら: a question word, whatever its glosses
-    7: ([("幾ら", ["ichi1"])], [("いくら", ["ichi1"])], [(["word usually written using kana alone"], ["how much", "however"])]),
+    7: ([("幾ら", ["ichi1"])], [("いくら", ["ichi1"])], [([KANA_ALONE], ["how much", "however"])]),
     8: ([("何年", ["ichi1"])], [("なんねん", ["ichi1"])], [([], ["what year", "how many years"])]),
-    9: ([("草臥れる", ["ichi1"])], [("くたびれる", ["ichi1"])], [(["word usually written using kana alone"], ["to tire"])]),
+    9: ([("草臥れる", ["ichi1"])], [("くたびれる", ["ichi1"])], [([KANA_ALONE], ["to tire"])]),
 }
 # Eight common entries glossed "approval", the most frequent (nf01) first.
 APPROVALS = ["承認", "許可", "賛成", "認可", "同意", "容認", "是認", "賛同"]
