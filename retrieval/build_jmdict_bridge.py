@@ -41,7 +41,7 @@ import sqlite3
 import sys
 import tarfile
 import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
