@@ -97,6 +97,34 @@ def _stats_from(cls, data: dict):
     return cls(**values)
 
 
+def _load_in_background(kura):
+    """Start loading the embedding model and the synonym table on the other core; the started thread, or None.
+
+    A cold `kura ask` needs both only after it has imported the answerer, opened the index and loaded the term
+    bridge, all single-threaded Python: compiling the model (native code, off the GIL) and its first inference
+    overlap that work instead of following it (bench/cold_ask.py). Nothing is started without an index, where
+    the ask stops at once. A failure here is left for the ask itself to meet and report.
+    """
+    import threading
+
+    if not kura.store.exists():
+        return None
+    embedder = kura.embedder  # built here: KuraApp's lazy parts are built by one thread
+
+    def load() -> None:
+        try:
+            embedder.embed_query("warm up")  # loads the model; the first inference also sets up its kernels
+            from chat.answerability import default_synonyms
+
+            default_synonyms()
+        except Exception as exc:  # noqa: BLE001 - the ask meets the same error and reports it
+            logging.getLogger(__name__).debug("loading ahead failed: %s", exc)
+
+    thread = threading.Thread(target=load, name="kura-load-ahead", daemon=True)
+    thread.start()
+    return thread
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="The question, in any language."),
@@ -122,8 +150,13 @@ def ask(
         from bots.app import KuraApp
 
         with KuraApp(settings) as kura:
-            principals = kura.principals_for(as_user)
-            answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
+            warm_up = _load_in_background(kura)
+            try:
+                principals = kura.principals_for(as_user)
+                answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
+            finally:
+                if warm_up is not None:
+                    warm_up.join()  # never leave a thread inside the model's runtime while Python shuts down
     if as_json:
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
