@@ -98,12 +98,13 @@ def _stats_from(cls, data: dict):
 
 
 def _load_in_background(kura):
-    """Start loading the embedding model and the synonym table on the other core; the started thread, or None.
+    """Load the embedding model on the other core while this thread loads the rest; the started thread, or None.
 
-    A cold `kura ask` needs both only after it has imported the answerer, opened the index and loaded the term
-    bridge, all single-threaded Python: compiling the model (native code, off the GIL) and its first inference
-    overlap that work instead of following it (bench/cold_ask.py). Nothing is started without an index, where
-    the ask stops at once. A failure here is left for the ask itself to meet and report.
+    A cold `kura ask` needs the model almost at once (the question's embedding), and loading it (the OpenVINO
+    import and compiling the cached model: native code, off the GIL) took as long as everything else the ask
+    loads: the term tables, the answerer's modules. Those are loaded here, in this thread, while the model
+    loads in the other, instead of one after the other (bench/cold_ask.py). Nothing is started without an
+    index, where the ask stops at once. A failure in the model's thread is left for the ask to meet and report.
     """
     import threading
 
@@ -111,17 +112,20 @@ def _load_in_background(kura):
         return None
     embedder = kura.embedder  # built here: KuraApp's lazy parts are built by one thread
 
-    def load() -> None:
+    def load_model() -> None:
         try:
-            embedder.embed_query("warm up")  # loads the model; the first inference also sets up its kernels
-            from chat.answerability import default_synonyms
-
-            default_synonyms()
+            embedder.max_seq_length  # noqa: B018 - reading it loads the model (a warm-up inference would only
+            # delay the question's own: the ask is usually waiting for the model by then)
         except Exception as exc:  # noqa: BLE001 - the ask meets the same error and reports it
-            logging.getLogger(__name__).debug("loading ahead failed: %s", exc)
+            logging.getLogger(__name__).debug("loading the model ahead failed: %s", exc)
 
-    thread = threading.Thread(target=load, name="kura-load-ahead", daemon=True)
+    thread = threading.Thread(target=load_model, name="kura-load-ahead", daemon=True)
     thread.start()
+    from chat.answerability import default_synonyms
+    from retrieval.term_bridge import default_bridge
+
+    default_bridge(), default_synonyms()  # both always read by the extractive answerer's answerability check
+    kura.extractive, kura.cross_language  # their modules, imported while the model loads
     return thread
 
 
