@@ -90,3 +90,13 @@ def test_a_cold_ask_loads_the_model_on_a_second_thread_and_waits_for_it(small_in
 def test_without_an_index_nothing_is_loaded_ahead(tmp_path):
     report, _ = cold_ask("How do I set up the VPN?", tmp_path / "empty", tmp_path)
     assert report["code"] == 3 and report["started"] == []
+
+
+def test_embedder_prepare_also_parses_the_term_tables(tmp_path):
+    """`make install` runs it: the first ask then reads both tables back from the user cache."""
+    done = subprocess.run([sys.executable, "-m", "bots.cli", "embedder", "prepare"], capture_output=True, text=True,
+                          env=env_for(tmp_path / "data", tmp_path), cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "term tables: ready" in done.stdout
+    names = sorted(p.name.split("-v")[0] for p in (tmp_path / "xdg" / "kura" / "tables").glob("*.json"))
+    assert names == ["synonyms", "term-bridge"]
