@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +32,19 @@ def table_cache_dir() -> Path:
     return Path(base) / "kura" / "tables"
 
 
-def load_table(source: Path, name: str, version: int, parse: Callable[[Path], Any], *,
+def load_table(source: Path | Sequence[Path], name: str, version: int, parse: Callable[[Any], Any], *,
                cache_dir: Path | None = None) -> Any:
     """``parse(source)``, from the cache when a file for this exact source and parser version is there.
 
-    ``parse`` must return JSON-able data (dicts, lists, strings, numbers) that needs no further work to use;
-    bump ``version`` whenever what it returns changes.
+    ``source`` is one file or several, in order (one table built from them all). ``parse`` must return
+    JSON-able data (dicts, lists, strings, numbers) that needs no further work to use; bump ``version``
+    whenever what it returns changes.
     """
-    data = source.read_bytes()  # FileNotFoundError for a missing source, as parsing it would raise
-    digest = hashlib.sha256(data).hexdigest()[:20]
+    files = [source] if isinstance(source, Path) else list(source)
+    hashes = hashlib.sha256()
+    for file in files:  # FileNotFoundError for a missing source, as parsing it would raise
+        hashes.update(hashlib.sha256(file.read_bytes()).digest())
+    digest = hashes.hexdigest()[:20]
     folder = cache_dir or table_cache_dir()
     cached = folder / f"{name}-v{version}-{digest}.json"
     try:
