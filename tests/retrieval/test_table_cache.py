@@ -109,7 +109,8 @@ def test_the_term_bridge_reads_its_groups_back_from_the_cache(tmp_path, monkeypa
     ])
     for _ in range(2):  # parsed, then read back from the cache
         bridge = TermBridge.load(table)
-        assert bridge.translations("Which hotel near the office?") == ["宿泊施設", "ホテル", "事務所", "オフィス"]
+        # each term's first word before any term's second (TermBridge.translations)
+        assert bridge.translations("Which hotel near the office?") == ["宿泊施設", "事務所", "ホテル", "オフィス"]
         assert bridge.translations("ホテルは？") == ["hotel", "inn"]
         assert bridge.translations("release") == [] and bridge.translations("解放") == ["release"]
     assert len(list((tmp_path / "xdg" / "kura" / "tables").glob("term-bridge-*.json"))) == 1
@@ -135,3 +136,20 @@ def test_the_shipped_tables_answer_the_same_from_the_cache_as_from_their_source(
     for q in questions:
         assert direct.translations(q) == first.translations(q) == again.translations(q), q
         assert direct.query(q) == first.query(q) == again.query(q), q
+
+
+def test_a_table_of_several_sources_is_parsed_again_when_any_of_them_changes(tmp_path):
+    first = write_table(tmp_path / "a.txt.gz", ["hotel ホテル"])
+    second = write_table(tmp_path / "b.txt.gz", ["office 事務所"])
+    runs = []
+
+    def parse(sources):
+        runs.append(1)
+        return [CountingParser()(s) for s in sources]
+
+    cache = tmp_path / "cache"
+    assert load_table((first, second), "demo", 1, parse, cache_dir=cache) == [{"hotel": "ホテル"}, {"office": "事務所"}]
+    write_table(second, ["office オフィス"])
+    assert load_table((first, second), "demo", 1, parse, cache_dir=cache) == [{"hotel": "ホテル"}, {"office": "オフィス"}]
+    assert load_table((second, first), "demo", 1, parse, cache_dir=cache)[0] == {"office": "オフィス"}  # order counts
+    assert len(runs) == 3
