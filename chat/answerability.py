@@ -362,6 +362,18 @@ def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
     )
 
 
+def _respelt(question: str, slips: dict[str, frozenset[str]], embedder) -> str:
+    """The question with each typing slip the model cannot read replaced by the one word of the candidates it
+    stands for, for the embedder: "sesion" is word-pieces the model never saw together, "session" one it knows.
+    A word the model reads whole ("receipts" for "receipt") is left as typed."""
+    for typed, words in slips.items():
+        if len(words) == 1:
+            (word,) = words
+            if embedder.count_word_pieces(typed) > embedder.count_word_pieces(word):
+                question = re.sub(rf"\b{re.escape(typed)}\b", word, question, flags=re.IGNORECASE)
+    return question
+
+
 def _within(a: str, b: str, limit: int) -> bool:
     """Optimal string alignment distance (edits and swaps of neighbours) of a and b is at most ``limit``."""
     previous2, previous = None, list(range(len(b) + 1))
@@ -473,7 +485,7 @@ class AnswerabilityModel:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
-            self._add_dense(question, self._to_embed(candidates))
+            self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))
         missing = [t for t in specific if not any(alternatives[t] & words for words in chunk_terms)]
         stats = term_stats or local
         question_features = {
