@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
     # Cross-language questions (chat/rewrite.py CrossLanguageRewriter, retrieval/multiquery.py).
     cross_language: bool = Field(True, description="Also search with the question in the index's other languages and fuse.")
-    cross_language_offline: bool = Field(True, description="Without an LLM, bridge the question by SudachiDict's bilingual term groups.")
+    cross_language_offline: bool = Field(True, description="Without an LLM, bridge the question by SudachiDict's and JMdict's bilingual term tables.")
     index_languages: str = Field("", description="Languages of the indexed documents (en, ja), comma-separated; empty: as `kura ingest` recorded them.")
     llm_translate_prompt_version: str = Field("v1", description="Version folder of chat/prompts/translate/.")
 

@@ -1,17 +1,20 @@
-"""Offline cross-language queries: a question's terms in the other language, from a published term table.
+"""Offline cross-language queries: a question's terms in the other language, from published term tables.
 
 Without an LLM, an English question cannot find a Japanese page by BM25 (no
-shared terms) nor by the default English-only embedder, and the reverse. What
-the two languages share in a company's documents are loanwords, their English
-originals and a few native words for the same thing: ホテル / hotel,
-ローテーション / rotation, 事務所 / オフィス / office. SudachiDict's synonym
-groups (``retrieval/build_bilingual.py``) list exactly these, for the general
-vocabulary, not for any corpus. ``TermBridge.query`` turns a question into a
-search query in the other language: the other-language members of every group a
-question term belongs to, plus the tokens both languages write the same way
-(numbers, ids, Latin product names). Honest limits: a term without a group
-(出張, 駐輪場, 防災訓練, most compounds and proper nouns) is not bridged, and
-an ambiguous group (カラー: colour and collar) brings its noise along.
+shared terms) nor by the default English-only embedder, and the reverse. Two
+tables of the general vocabulary, not of any corpus, bridge the two languages:
+SudachiDict's synonym groups (``retrieval/build_bilingual.py``) put loanwords
+beside their English originals and a few native words for the same thing
+(ホテル / hotel, ローテーション / rotation, 事務所 / オフィス / office), and
+JMdict's common entries (``retrieval/build_jmdict_bridge.py``) give the native
+words with their short English glosses (出張 / business trip, 経費 / expenses,
+承認 / approval). ``TermBridge.query`` turns a question into a search query in
+the other language: the other-language members of every group a question term
+belongs to, plus the tokens both languages write the same way (numbers, ids,
+Latin product names). Honest limits: rare words and most compounds are in
+neither table (駐輪場, 防災訓練, 有給休暇 are not common JMdict entries), proper
+nouns are not translated, and a polysemous word brings its other senses along
+(office: 事務所 and 任務; カラー: colour and collar).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from retrieval.tokenize import ENGLISH_STOP_WORDS, has_japanese, tokenize
 logger = logging.getLogger(__name__)
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "data" / "sudachi_bilingual.tsv.gz"
+JMDICT_TABLE = Path(__file__).resolve().parent / "data" / "jmdict_bilingual.tsv.gz"
+DEFAULT_TABLES = (DEFAULT_TABLE, JMDICT_TABLE)  # loanwords (SudachiDict), then general vocabulary (JMdict)
 _ENGLISH_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _RUNS = re.compile(r"[\u30a0-\u30ffー]{2,}|[\u3400-\u4dbf\u4e00-\u9fff々]{2,}")
@@ -41,7 +46,7 @@ _MAX_TERMS = 24
 
 
 class TermBridge:
-    """English <-> Japanese term lookup over SudachiDict's bilingual synonym groups."""
+    """English <-> Japanese term lookup over bilingual groups (SudachiDict's synonym groups, JMdict's entries)."""
 
     def __init__(self, groups: list[tuple[tuple[str, bool], ...]]) -> None:
         # headword -> the groups it triggers; only headwords that may expand (flag 0) are triggers
@@ -57,24 +62,35 @@ class TermBridge:
         self._longest_japanese = max((len(w) for w in self._japanese), default=0)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_TABLE) -> "TermBridge":
-        if not path.is_file():
-            raise FileNotFoundError(f"term table not found: {path} (build it with python -m retrieval.build_bilingual)")
+    def load(cls, paths: Path | tuple[Path, ...] = DEFAULT_TABLES) -> "TermBridge":
+        """The groups of one table or of several, in order (same format: ``retrieval/build_bilingual.py``)."""
         groups = []
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                words = [w for w in line.rstrip("\n").split("\t") if w]
-                groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
+        for path in (paths,) if isinstance(paths, Path) else paths:
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"term table not found: {path} (build it with python -m retrieval.build_bilingual"
+                    " or python -m retrieval.build_jmdict_bridge)"
+                )
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    words = [w for w in line.rstrip("\n").split("\t") if w]
+                    groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
         return cls(groups)
 
     def translations(self, question: str) -> list[str]:
         """The other language's headwords for the question's terms, in question order, without repeats."""
         japanese = has_japanese(question)
+        per_term = [
+            [word for index in groups for word, _ in self._members(index) if has_japanese(word) != japanese]
+            for groups in (self._japanese_groups(question) if japanese else self._english_groups(question))
+        ]
+        # Each term's first translation before any term's second: a term with many (office: 事務所, オフィス,
+        # 事業所 ...) must not use up the query's room before a later term (Tokyo) gets any.
         found: list[str] = []
-        for index in self._japanese_groups(question) if japanese else self._english_groups(question):
-            for word, _ in self._groups[index]:
-                if has_japanese(word) != japanese and word not in found:
-                    found.append(word)
+        for rank in range(max(map(len, per_term), default=0)):
+            for words in per_term:
+                if rank < len(words) and words[rank] not in found:
+                    found.append(words[rank])
         return found[:_MAX_TERMS]
 
     def query(self, question: str) -> str | None:
@@ -85,28 +101,64 @@ class TermBridge:
         shared = [t for t in _ASCII_TOKEN.findall(question) if t not in words and _shared(t, has_japanese(question))]
         return " ".join([*words, *shared])
 
-    def _english_groups(self, question: str) -> list[int]:
+    def _english_groups(self, question: str) -> list[list[int]]:
+        """Per phrase or word of the question found in the table, its groups."""
         words = [w for w in _ENGLISH_WORD.findall(question.lower()) if w not in _ENGLISH_SKIP]
-        indexes: list[int] = []
+        per_term: list[list[int]] = []
+        covered: set[int] = set()  # positions inside a phrase already found: "business trip" is 出張, not 旅 or 躓く
         for n in range(_MAX_ENGLISH_WORDS, 0, -1):  # phrases first: "remote work" before "work"
             for i in range(len(words) - n + 1):
-                for index in self._english.get(" ".join(words[i : i + n]), ()):
-                    if index not in indexes:
-                        indexes.append(index)
-        return indexes
+                if covered.issuperset(range(i, i + n)):
+                    continue
+                found = self._english_headword(words[i : i + n])
+                if found:
+                    covered.update(range(i, i + n))
+                    per_term.append(found)
+        return per_term
 
-    def _japanese_groups(self, question: str) -> list[int]:
+    def _english_headword(self, words: list[str]) -> list[int]:
+        """The groups of a phrase, or else of the phrase with its last word in a dictionary form ("business trips")."""
+        found = self._english_indexes(" ".join(words))
+        for base in [] if found else _dictionary_forms(words[-1]):
+            found = self._english_indexes(" ".join([*words[:-1], base]))
+            if found:
+                break
+        return found
+
+    def _japanese_groups(self, question: str) -> list[list[int]]:
         # Sudachi's shortest terms (normalized: 取る for 取り) and each whole katakana or kanji run
         # (リモートワーク in リモートワーク手当). Never a piece of a run: リリー inside リリース is not "lily".
         candidates = [t for t in tokenize(question) if has_japanese(t)] + _RUNS.findall(question)
-        indexes: list[int] = []
-        for term in candidates:
-            if len(term) < _MIN_JAPANESE_CHARS:
-                continue
-            for index in self._japanese.get(term, ()):
-                if index not in indexes:
-                    indexes.append(index)
-        return indexes
+        per_term = [self._japanese_indexes(t) for t in dict.fromkeys(candidates) if len(t) >= _MIN_JAPANESE_CHARS]
+        return [indexes for indexes in per_term if indexes]
+
+    # The only readers of the lookup tables (their layout may change for loading speed).
+    def _members(self, index: int) -> list[tuple[str, bool]]:
+        """Group ``index`` as (word, may trigger) pairs."""
+        return list(self._groups[index])
+
+    def _english_indexes(self, headword: str) -> list[int]:
+        return self._english.get(headword, [])
+
+    def _japanese_indexes(self, headword: str) -> list[int]:
+        return self._japanese.get(headword, [])
+
+
+def _dictionary_forms(word: str) -> list[str]:
+    """What an inflected English word may be listed as (receipts -> receipt, approved -> approve, planned -> plan):
+    tried only when the word itself is no headword, so "news" or "evening" never become "new" or "even"."""
+    forms = []
+    if word.endswith("ies") or word.endswith("ied"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss"):
+        forms.append(word[:-1])
+    for suffix in ("ed", "ing"):
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix):
+            forms += [stem + "e", stem] + ([stem[:-1]] if len(stem) > 2 and stem[-1] == stem[-2] else [])
+    return [f for f in forms if len(f) >= 3]
 
 
 def _shared(token: str, in_japanese: bool) -> bool:
