@@ -331,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
             "test_articles": [a["title"] for a in splits["test"]],
             "questions_per_split": limit,
             "top_paragraphs": args.top,
+            # Features left out by choice (--drop), chosen on the validation articles' near-miss abstention.
+            "left_out": sorted(filter(None, args.drop.split(","))),
         }
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if args.write:
