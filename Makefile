@@ -17,7 +17,8 @@ $(BIN)/kura: pyproject.toml
 	# Pinned CPU build first: an unpinned torch would pull several GB of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# The int8 embedding model, compiled once per machine into ~/.cache/kura (about a minute): no export at ask time.
+	# The int8 embedding model, compiled once per machine into ~/.cache/kura (about a minute), and the term tables
+	# parsed into ~/.cache/kura/tables: no export or parsing at ask time.
 	$(BIN)/kura embedder prepare
 	touch $(BIN)/kura
 

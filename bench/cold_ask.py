@@ -5,7 +5,7 @@ runs `python -m bots.cli ask QUESTION` --runs times as separate processes and
 times each from spawn to exit (wall time, and the process's CPU time: on a
 machine shared with other jobs the wall time mostly measures the queue). One more run under `python -X importtime`
 lists the slowest imports and checks that neither torch nor
-sentence-transformers is imported on the query path. Ends with one JSON line.
+sentence-transformers (nor transformers, nor the openai SDK) is imported on the query path. Ends with one JSON line.
 
     python bench/cold_ask.py [--runs 10] [--question "..."]
 """
@@ -75,7 +75,7 @@ def main() -> None:
                 sys.exit(f"ask failed: {result.stderr.strip()}")
         traced = kura(["ask", QUESTIONS[0]], env, python_flags=("-X", "importtime"))
     top, import_ms, modules = slowest_imports(traced.stderr)
-    heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in modules)
+    heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers", "openai") if m in modules)
     for name, ms in top:
         print(f"import {name}: {ms:.0f} ms")
     result = {

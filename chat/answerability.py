@@ -4,12 +4,13 @@ Per (question, candidate sentence) it measures
 
 - ``coverage``: the question's content terms found in the sentence (its title and headings count 0.2),
   each term weighted by its rarity among the candidates; a term also matches through Sudachi's synonym
-  dictionary (``chat/data/sudachi_synonyms.txt.gz``: 概要 finds 要約), SudachiDict's bilingual groups
-  (``retrieval/term_bridge.py``: hotel finds ホテル), one or two typing slips (sesion finds session) and its
+  dictionary (``chat/data/sudachi_synonyms.txt.gz``: 概要 finds 要約), the term bridge's bilingual tables
+  (``retrieval/term_bridge.py``, SudachiDict and JMdict: hotel finds ホテル, business trip 出張), one or two typing slips (sesion finds session) and its
   Japanese reading (経費生産 finds 経費精算: both read セイサン);
 - ``dense``: cosine similarity of question and sentence with Kura's embedder, only where it reads both
   (the unreadable-share rule of ``retrieval/embedder.py``; the default MiniLM reads English only). Every
-  readable sentence of the best chunks is embedded, then the best others by coverage, with a cache;
+  readable sentence of the best chunks is embedded, then the best others by coverage, with a cache. A
+  typing slip the model cannot read is respelt first (the question is embedded with "session", not "sesion");
 - ``type``: whether the sentence holds what the question asks for (a time for when / いつ, an amount for
   how much / いくら, a number for how many / 何枚, a name for who / 誰);
 - ``rank``: 1 / (rank of its chunk + 1), the retriever's own ordering;
@@ -177,8 +178,17 @@ class Synonyms:
 
     @classmethod
     def load(cls, path: Path = SYNONYMS_FILE) -> "Synonyms":
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return cls([line.split() for line in handle if line.strip()])
+        """The groups in ``path``, parsed once per machine (retrieval/table_cache.py): ~30 ms instead of ~150."""
+        from retrieval.table_cache import SplitValues, load_table
+
+        def parse(source: Path) -> dict[str, str]:
+            with gzip.open(source, "rt", encoding="utf-8") as handle:
+                parsed = cls([line.split() for line in handle if line.strip()])
+            return {term: "\t".join(sorted(words)) for term, words in parsed._alternatives.items()}
+
+        synonyms = cls()
+        synonyms._alternatives = SplitValues(load_table(path, "synonyms", 1, parse))
+        return synonyms
 
     def expand(self, term: str) -> frozenset[str]:
         alternatives = self._alternatives.get(term)
@@ -362,6 +372,18 @@ def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
     )
 
 
+def _respelt(question: str, slips: dict[str, frozenset[str]], embedder) -> str:
+    """The question with each typing slip the model cannot read replaced by the one word of the candidates it
+    stands for, for the embedder: "sesion" is word-pieces the model never saw together, "session" one it knows.
+    A word the model reads whole ("receipts" for "receipt") is left as typed."""
+    for typed, words in slips.items():
+        if len(words) == 1:
+            (word,) = words
+            if embedder.count_word_pieces(typed) > embedder.count_word_pieces(word):
+                question = re.sub(rf"\b{re.escape(typed)}\b", word, question, flags=re.IGNORECASE)
+    return question
+
+
 def _within(a: str, b: str, limit: int) -> bool:
     """Optimal string alignment distance (edits and swaps of neighbours) of a and b is at most ``limit``."""
     previous2, previous = None, list(range(len(b) + 1))
@@ -473,7 +495,7 @@ class AnswerabilityModel:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
-            self._add_dense(question, self._to_embed(candidates))
+            self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))
         missing = [t for t in specific if not any(alternatives[t] & words for words in chunk_terms)]
         stats = term_stats or local
         question_features = {
@@ -513,7 +535,7 @@ class AnswerabilityModel:
         return (first + rest)[:_DENSE_MAX_SENTENCES]
 
     def _bridged(self, term: str) -> frozenset[str]:
-        """The term in the other language (SudachiDict's bilingual groups), as single BM25 terms."""
+        """The term in the other language (the term bridge's tables), as single BM25 terms."""
         return _bridged_terms(term)
 
     def clear_cache(self) -> None:

@@ -20,16 +20,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from chat.evidence import QUESTION_WORDS
 from chat.history import Turn, recent_turns
-from chat.llm_client import LLMClient
 from chat.llm_output import check_rewrite
 from chat.prompts import PromptTemplate, load_prompt
 from core.errors import AnswerError
 from retrieval.term_bridge import LazyTermBridge, TermBridge
 from retrieval.tokenize import has_japanese, tokenize
+
+if TYPE_CHECKING:  # the openai SDK takes ~2 s to import: only a configured LLM (bots/app.py) pays for it
+    from chat.llm_client import LLMClient
 
 logger = logging.getLogger(__name__)
 

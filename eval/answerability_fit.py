@@ -197,12 +197,12 @@ def design(examples: list[Example], w: Weights) -> np.ndarray:
 SIGNS = {"coverage": 1, "dense": 1, "type": 1, "rank": 1, "specific": 1, "number_missing": -1, "chunk_coverage": 1, "rare_missing": -1, "type_missing": -1}
 
 
-def fit(examples: list[Example], use_dense: bool) -> Weights:
+def fit(examples: list[Example], use_dense: bool, drop: frozenset[str] = frozenset()) -> Weights:
     from sklearn.linear_model import LogisticRegression
 
     w = BOOTSTRAP
     y = np.array([e.label for e in examples])
-    dropped = set() if use_dense else {"dense"}
+    dropped = set(drop) | (set() if use_dense else {"dense"})
     for _ in range(3):  # pick best sentences with the current weights, refit, repeat
         X = design(examples, w)
         while True:
@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", type=float, default=0.92, help="share of answerable validation questions answered")
     ap.add_argument("--gate-keep", type=float, default=0.985, help="share of answerable validation questions the gate passes")
     ap.add_argument("--keep-ja", type=float, default=0.97)
+    ap.add_argument("--drop", default="", help="comma-separated features left out (ablations)")
     ap.add_argument("--languages", default="en,ja", help="fit these (en: the dense model, ja: the lexical one)")
     args = ap.parse_args(argv)
     args.splits.mkdir(parents=True, exist_ok=True)
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
             cache.write_bytes(pickle.dumps(data))
         print(f"{lang}: features in {time.time() - t0:.0f} s: " + ", ".join(f"{s} {len(v)}" for s, v in data.items()),
               file=sys.stderr)
-        w = fit(data["fit"], use_dense=name == "dense")
+        w = fit(data["fit"], use_dense=name == "dense", drop=frozenset(filter(None, args.drop.split(","))))
         pv = probabilities(data["valid"], w)
         answerable = pv[[i for i, e in enumerate(data["valid"]) if e.kind == "natural" and e.natural_answerable]]
         keep = args.keep if name == "dense" else args.keep_ja
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
             "test_articles": [a["title"] for a in splits["test"]],
             "questions_per_split": limit,
             "top_paragraphs": args.top,
+            # Features left out by choice (--drop), chosen on the validation articles' near-miss abstention.
+            "left_out": sorted(filter(None, args.drop.split(","))),
         }
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if args.write:

@@ -5,7 +5,8 @@ copied into two spaces), and a changed document usually keeps most of its
 chunks' text. Vectors are kept per text hash in a bounded LRU, across
 documents and batches, for the life of the process (a re-index, a `kura
 serve` that ingests); a batch's duplicates are embedded once. Only passage
-embeddings are cached: queries are cheap and rarely repeat.
+embeddings are looked up here; a query's vector is kept as its passage vector
+when the two are embedded alike (``embed_query``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,24 @@ class CachedEmbedder:
         # dimension, max_seq_length, embed_query, count_word_pieces, unknown_share, backend, ...
         return getattr(self.inner, name)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """The inner embedder's, also kept as the passage vector of ``text`` when the model embeds queries and
+        passages alike (no prefixes, as MiniLM): the answerability check embeds the question as a passage right
+        after retrieval embedded it as a query, and the two are the same computation (a batch of one)."""
+        vector = self.inner.embed_query(text)
+        if getattr(self.inner, "query_prefix", "") == getattr(self.inner, "passage_prefix", "") and self.capacity:
+            with self._lock:
+                self._vectors[_key(text)] = np.asarray(vector, dtype=np.float32)
+                self._vectors.move_to_end(_key(text))
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        return vector
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         if not texts:
             return self.inner.embed_documents([])
-        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts]
+        keys = [_key(t) for t in texts]
         with self._lock:
             found = {k: self._vectors[k] for k in set(keys) if k in self._vectors}
             for k in found:
@@ -60,3 +74,7 @@ class CachedEmbedder:
                     self._vectors.popitem(last=False)
         self.cache_hits += len(texts) - len(missing)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from retrieval.tokenize import ENGLISH_STOP_WORDS, has_japanese, tokenize
@@ -49,33 +49,52 @@ class TermBridge:
     """English <-> Japanese term lookup over bilingual groups (SudachiDict's synonym groups, JMdict's entries)."""
 
     def __init__(self, groups: list[tuple[tuple[str, bool], ...]]) -> None:
-        # headword -> the groups it triggers; only headwords that may expand (flag 0) are triggers
-        self._english: dict[str, list[int]] = {}
-        self._japanese: dict[str, list[int]] = {}
-        self._groups = groups
+        # Kept in the compact form ``load`` reads back from the table cache: each group as its table line
+        # ("~" marks a word that may not expand), each trigger headword with its groups' numbers.
+        english: dict[str, list[int]] = {}
+        japanese: dict[str, list[int]] = {}
         for index, group in enumerate(groups):
             for word, trigger in group:
-                if not trigger:
+                if not trigger:  # only headwords that may expand (flag 0) are triggers
                     continue
-                table = self._japanese if has_japanese(word) else self._english
-                table.setdefault(word if has_japanese(word) else word.lower(), []).append(index)
-        self._longest_japanese = max((len(w) for w in self._japanese), default=0)
+                if has_japanese(word):
+                    japanese.setdefault(word, []).append(index)
+                else:
+                    english.setdefault(word.lower(), []).append(index)
+        self._groups = ["\t".join(w if trigger else "~" + w for w, trigger in group) for group in groups]
+        self._english = {w: ",".join(map(str, indexes)) for w, indexes in english.items()}
+        self._japanese = {w: ",".join(map(str, indexes)) for w, indexes in japanese.items()}
 
     @classmethod
     def load(cls, paths: Path | tuple[Path, ...] = DEFAULT_TABLES) -> "TermBridge":
-        """The groups of one table or of several, in order (same format: ``retrieval/build_bilingual.py``)."""
-        groups = []
-        for path in (paths,) if isinstance(paths, Path) else paths:
+        """The groups of one table or of several, in order (same format: ``retrieval/build_bilingual.py``).
+
+        Parsed once per machine (retrieval/table_cache.py): a new process reads the parsed form back.
+        """
+        from retrieval.table_cache import load_table
+
+        paths = (paths,) if isinstance(paths, Path) else tuple(paths)
+        for path in paths:
             if not path.is_file():
                 raise FileNotFoundError(
                     f"term table not found: {path} (build it with python -m retrieval.build_bilingual"
                     " or python -m retrieval.build_jmdict_bridge)"
                 )
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                for line in fh:
-                    words = [w for w in line.rstrip("\n").split("\t") if w]
-                    groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
-        return cls(groups)
+
+        def parse(sources: tuple[Path, ...]) -> dict:
+            groups = []
+            for source in sources:
+                with gzip.open(source, "rt", encoding="utf-8") as fh:
+                    for line in fh:
+                        words = [w for w in line.rstrip("\n").split("\t") if w]
+                        groups.append(tuple((w.lstrip("~"), not w.startswith("~")) for w in words))
+            bridge = cls(groups)
+            return {"groups": bridge._groups, "english": bridge._english, "japanese": bridge._japanese}
+
+        table = load_table(paths, "term-bridge", 1, parse)
+        bridge = cls.__new__(cls)
+        bridge._groups, bridge._english, bridge._japanese = table["groups"], table["english"], table["japanese"]
+        return bridge
 
     def translations(self, question: str) -> list[str]:
         """The other language's headwords for the question's terms, in question order, without repeats."""
@@ -132,16 +151,20 @@ class TermBridge:
         per_term = [self._japanese_indexes(t) for t in dict.fromkeys(candidates) if len(t) >= _MIN_JAPANESE_CHARS]
         return [indexes for indexes in per_term if indexes]
 
-    # The only readers of the lookup tables (their layout may change for loading speed).
+    # The only readers of the lookup tables: the compact layout ``__init__`` describes, decoded per lookup.
     def _members(self, index: int) -> list[tuple[str, bool]]:
         """Group ``index`` as (word, may trigger) pairs."""
-        return list(self._groups[index])
+        return [(w[1:], False) if w.startswith("~") else (w, True) for w in self._groups[index].split("\t") if w]
 
     def _english_indexes(self, headword: str) -> list[int]:
-        return self._english.get(headword, [])
+        return _numbers(self._english.get(headword))
 
     def _japanese_indexes(self, headword: str) -> list[int]:
-        return self._japanese.get(headword, [])
+        return _numbers(self._japanese.get(headword))
+
+
+def _numbers(joined: str | None) -> list[int]:
+    return [int(n) for n in joined.split(",")] if joined else []
 
 
 def _dictionary_forms(word: str) -> list[str]:
@@ -170,18 +193,28 @@ def _shared(token: str, in_japanese: bool) -> bool:
 
 
 class LazyTermBridge:
-    """The shipped table, loaded at the first question that needs it (about a second): start-up stays fast."""
+    """The shipped tables, loaded at the first question that needs them: start-up stays fast."""
 
     def query(self, question: str) -> str | None:
         bridge = default_bridge()
         return bridge.query(question) if bridge is not None else None
 
 
-@lru_cache(maxsize=1)
+_DEFAULT: list[TermBridge | None] = []  # empty until loaded; then the tables, or None when one is missing
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_bridge() -> TermBridge | None:
-    """The shipped table, loaded once; None (cross-language bridging off) when it is missing."""
-    try:
-        return TermBridge.load()
-    except (OSError, ValueError) as exc:
-        logger.warning("offline cross-language bridging is off: %s", exc)
-        return None
+    """The shipped tables, loaded once; None (cross-language bridging off) when one is missing.
+
+    Locked: `kura ask` loads the tables in one thread while the model loads in another (bots/cli/main.py), and
+    every caller must get the same one, loaded once.
+    """
+    with _DEFAULT_LOCK:
+        if not _DEFAULT:
+            try:
+                _DEFAULT.append(TermBridge.load())
+            except (OSError, ValueError) as exc:
+                logger.warning("offline cross-language bridging is off: %s", exc)
+                _DEFAULT.append(None)
+        return _DEFAULT[0]

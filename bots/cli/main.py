@@ -97,6 +97,38 @@ def _stats_from(cls, data: dict):
     return cls(**values)
 
 
+def _load_in_background(kura):
+    """Load the embedding model on the other core while this thread loads the rest; the started thread, or None.
+
+    A cold `kura ask` needs the model almost at once (the question's embedding), and loading it (the OpenVINO
+    import and compiling the cached model: native code, off the GIL) took as long as everything else the ask
+    loads: the term tables, the answerer's modules. Those are loaded here, in this thread, while the model
+    loads in the other, instead of one after the other (bench/cold_ask.py). Nothing is started without an
+    index, where the ask stops at once. A failure in the model's thread is left for the ask to meet and report.
+    """
+    import threading
+
+    if not kura.store.exists():
+        return None
+    embedder = kura.embedder  # built here: KuraApp's lazy parts are built by one thread
+
+    def load_model() -> None:
+        try:
+            embedder.max_seq_length  # noqa: B018 - reading it loads the model (a warm-up inference would only
+            # delay the question's own: the ask is usually waiting for the model by then)
+        except Exception as exc:  # noqa: BLE001 - the ask meets the same error and reports it
+            logging.getLogger(__name__).debug("loading the model ahead failed: %s", exc)
+
+    thread = threading.Thread(target=load_model, name="kura-load-ahead", daemon=True)
+    thread.start()
+    from chat.answerability import default_synonyms
+    from retrieval.term_bridge import default_bridge
+
+    default_bridge(), default_synonyms()  # both always read by the extractive answerer's answerability check
+    kura.extractive, kura.cross_language  # their modules, imported while the model loads
+    return thread
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="The question, in any language."),
@@ -122,8 +154,13 @@ def ask(
         from bots.app import KuraApp
 
         with KuraApp(settings) as kura:
-            principals = kura.principals_for(as_user)
-            answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
+            warm_up = _load_in_background(kura)
+            try:
+                principals = kura.principals_for(as_user)
+                answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
+            finally:
+                if warm_up is not None:
+                    warm_up.join()  # never leave a thread inside the model's runtime while Python shuts down
     if as_json:
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return

@@ -190,3 +190,11 @@ def test_a_japanese_word_typed_with_the_wrong_kanji_meets_it_by_its_reading():
     unrelated = model.assess("経費削減の締め切りは？", [chunk])
     assert slip.features["coverage"] == pytest.approx(right.features["coverage"])
     assert unrelated.features["coverage"] < slip.features["coverage"]
+
+
+def test_a_typing_slip_is_corrected_before_the_question_is_embedded(embedder):
+    chunk = make_hit("vpn", "A VPN session lasts at most 12 hours; after that you must sign in again.", title="VPN setup")
+    model = AnswerabilityModel(embedder)
+    typed = model.assess("how many hours can a vpn sesion last", [chunk])
+    spelt = model.assess("how many hours can a vpn session last", [chunk])
+    assert typed.features["dense"] == pytest.approx(spelt.features["dense"], abs=1e-6)

@@ -59,3 +59,28 @@ def test_everything_else_passes_through():
     assert cached.embed_documents([]).shape == (0, 8)
     with pytest.raises(ValueError):
         CachedEmbedder(inner, capacity=-1)
+
+
+def test_a_query_vector_is_reused_as_the_same_texts_passage_vector(compiled_embedder):
+    """Retrieval embeds the question as a query; the answerability check then embeds it as a passage: once only."""
+    from retrieval.embedder_compiled import CompiledEmbedder
+
+    inner = CompiledEmbedder(compiled_embedder.model_name, backend=compiled_embedder.backend,
+                             cache_dir=compiled_embedder.cache_dir, threads=1)
+    cached = CachedEmbedder(inner)
+    question, sentence = "Who approves an expense report?", "The department head approves expense reports."
+    query = cached.embed_query(question)
+    before = inner.texts_embedded
+    both = cached.embed_documents([question, sentence])
+    assert inner.texts_embedded == before + 1  # the sentence only
+    # bit for bit what embedding the question as a passage gives: the same batch of one
+    assert np.array_equal(both[0], query) and np.array_equal(query, inner.embed_documents([question])[0])
+
+
+def test_a_query_with_its_own_prefix_is_not_taken_for_a_passage():
+    inner = CountingEmbedder()
+    inner.query_prefix, inner.passage_prefix = "query: ", "passage: "
+    cached = CachedEmbedder(inner)
+    cached.embed_query("vpn")
+    cached.embed_documents(["vpn"])
+    assert inner.seen == ["vpn", "vpn"]  # embedded twice: the vectors would differ with real prefixes
