@@ -9,7 +9,9 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
 * Payloads (chunk text and metadata) live on disk: a query reads only the 8-50 payloads it returns.
 * Segments are capped (``max_segment_kb``): the optimizer then builds several mid-sized HNSW graphs
   instead of merging everything into one, which bounds the build's peak memory (an uncapped 1M-chunk
-  merge peaked at 12.7 GB) at the cost of searching a few graphs per query.
+  merge peaked at 12.7 GB) at the cost of searching a few graphs per query: at 1M chunks the 5 capped segments
+  take ~2x the CPU of the same chunks merged into one (hybrid 20.6-25.9 vs 12.4-13.9 ms a query), but that merge
+  took ~34 CPU-minutes (``bench/merge_segments.py``; README speed section).
 * HNSW m=16 / ef_construct=100 as before. Search: ``hnsw_ef`` 64 and ``oversampling`` 1.5 (each segment's graph
   is searched with a beam of max(hnsw_ef, limit x oversampling): 75 for the hybrid's 50-candidate prefetch).
   At 1M chunks this cut the hybrid query's CPU by ~30% against 128 / 2.0 (interleaved runs, same queries) with
