@@ -109,22 +109,22 @@ def read_entries(db: Path) -> list[Entry]:
         irregular = _by_id(con, "select kid, text from KJI")
         kana_tags = _by_id(con, "select kid, text from KNP")
         kana_irregular = _by_id(con, "select kid, text from KNI")
-        forms: dict[int, list[tuple[str, bool]]] = defaultdict(list)  # idseq -> (form, tagged common)
         common: set[int] = set()
         rank: dict[int, int] = {}
-        for kid, idseq, text in con.execute("select ID, idseq, text from Kanji order by ID"):
-            tagged = bool(tags.get(kid, set()) & COMMON)
-            common.update([idseq] if tagged else [])
-            rank[idseq] = min(rank.get(idseq, NO_RANK), _frequency_rank(tags.get(kid, set())))
-            if not irregular.get(kid):
-                forms[idseq].append((text, tagged))
-        kana: dict[int, list[tuple[str, bool]]] = defaultdict(list)
-        for kid, idseq, text in con.execute("select ID, idseq, text from Kana order by ID"):
-            tagged = bool(kana_tags.get(kid, set()) & COMMON)
-            common.update([idseq] if tagged else [])
-            rank[idseq] = min(rank.get(idseq, NO_RANK), _frequency_rank(kana_tags.get(kid, set())))
-            if not kana_irregular.get(kid):
-                kana[idseq].append((text, tagged))
+
+        def read_forms(table: str, form_tags: dict, form_irregular: dict) -> dict[int, list[tuple[str, bool]]]:
+            """idseq -> (form, tagged common) of the Kanji or Kana table; notes common entries and their rank."""
+            found: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+            for kid, idseq, text in con.execute(f"select ID, idseq, text from {table} order by ID"):
+                tagged = bool(form_tags.get(kid, set()) & COMMON)
+                common.update([idseq] if tagged else [])
+                rank[idseq] = min(rank.get(idseq, NO_RANK), _frequency_rank(form_tags.get(kid, set())))
+                if not form_irregular.get(kid):
+                    found[idseq].append((text, tagged))
+            return found
+
+        forms = read_forms("Kanji", tags, irregular)
+        kana = read_forms("Kana", kana_tags, kana_irregular)
         misc = _by_id(con, "select sid, text from misc")
         glosses: dict[int, list[str]] = defaultdict(list)
         for sid, text in con.execute("select sid, text from SenseGloss where lang = 'eng' order by rowid"):

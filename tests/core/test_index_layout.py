@@ -56,10 +56,8 @@ def test_settings_choose_the_layout_of_a_new_index(tmp_path):
     assert config["vectors"]["dense"].get("quantization_config") is None
 
 
-class _RecordingQdrant(BaseHTTPRequestHandler):
-    """Answers the few REST calls of creating a collection and records what the client asked for."""
-
-    bodies: dict[str, dict] = {}
+class _JsonReplies(BaseHTTPRequestHandler):
+    """Replies the way Qdrant's REST API wraps every result."""
 
     def _reply(self, result) -> None:
         body = json.dumps({"result": result, "status": "ok", "time": 0}).encode()
@@ -69,6 +67,15 @@ class _RecordingQdrant(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _RecordingQdrant(_JsonReplies):
+    """Answers the few REST calls of creating a collection and records what the client asked for."""
+
+    bodies: dict[str, dict] = {}
+
     def do_GET(self) -> None:  # noqa: N802
         self._reply({"exists": False} if self.path.endswith("/exists") else {})
 
@@ -76,9 +83,6 @@ class _RecordingQdrant(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         self.bodies[self.path.split("?")[0]] = json.loads(self.rfile.read(length) or b"{}")
         self._reply(True if "/index" not in self.path else {"operation_id": 1, "status": "completed"})
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def test_server_collection_gets_the_same_design():
@@ -221,18 +225,10 @@ def test_hybrid_query_carries_the_permission_filter_on_the_prefetches_only(tmp_p
     store._shard = spy.shard
 
 
-class _QueryRecorder(BaseHTTPRequestHandler):
+class _QueryRecorder(_JsonReplies):
     """A Qdrant that has collection ``c`` and answers every query with no points, recording the query bodies."""
 
     queries: list[dict] = []
-
-    def _reply(self, result) -> None:
-        body = json.dumps({"result": result, "status": "ok", "time": 0}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802
         self._reply({"exists": True})
@@ -241,9 +237,6 @@ class _QueryRecorder(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         self.queries.append(json.loads(self.rfile.read(length) or b"{}"))
         self._reply({"points": []})
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def test_server_hybrid_query_carries_the_permission_filter_on_the_prefetches_only():
