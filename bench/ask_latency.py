@@ -53,6 +53,7 @@ def main() -> None:
             model = app.__dict__.get("answerability")  # absent in checkouts without the answerability model
             if args.cold_sentences and model is not None:
                 model.clear_cache()
+                model.sentence_store = None  # nor the vectors earlier processes stored in the data dir
             t0 = time.perf_counter()
             result = app.ask(q.rstrip("?？") + suffix + ("？" if q.endswith("？") else "?"), principals=("public",),
                              answerer="extractive")

@@ -157,7 +157,11 @@ class KuraApp:
         """Shared by both answerers: does what was retrieved answer the question (chat/answerability.py)."""
         from chat.answerability import AnswerabilityModel
 
-        return AnswerabilityModel(self.embedder, unk_threshold=self.settings.unk_threshold)
+        from chat.sentence_vectors import FILE_NAME, SentenceVectorStore
+
+        s = self.settings
+        store = SentenceVectorStore(Path(s.data_dir) / FILE_NAME, f"{s.embedding_model}|{s.embedding_backend}")
+        return AnswerabilityModel(self.embedder, unk_threshold=s.unk_threshold, sentence_store=store)
 
     @functools.cached_property
     def extractive(self) -> ExtractiveAnswerer:

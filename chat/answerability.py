@@ -412,6 +412,7 @@ class AnswerabilityModel:
         unk_threshold: float = 0.5,
         dense_sentences: int = 5,
         cache_size: int = 4096,
+        sentence_store=None,
     ) -> None:
         if dense_sentences < 1 or not 0 < unk_threshold <= 1:
             raise ValueError("dense_sentences must be >= 1 and unk_threshold in (0, 1]")
@@ -422,6 +423,7 @@ class AnswerabilityModel:
         self.dense_sentences = dense_sentences
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self.sentence_store = sentence_store  # a SentenceVectorStore shared with other processes, or None
         self._lock = threading.Lock()
 
     @property
@@ -565,7 +567,10 @@ class AnswerabilityModel:
         with self._lock:
             want_q = q_key not in self._vectors
             want = [s for s in dict.fromkeys(sentences) if "p\x1f" + s not in self._vectors]
-        fresh: dict[str, np.ndarray] = {}
+        # Sentences an earlier process embedded come from the data dir's store (chat/sentence_vectors.py).
+        stored = self.sentence_store.get_many(want) if self.sentence_store is not None and want else {}
+        fresh: dict[str, np.ndarray] = {"p\x1f" + s: v for s, v in stored.items()}
+        want = [s for s in want if s not in stored]
         same_prefix = getattr(self.embedder, "query_prefix", "") == getattr(self.embedder, "passage_prefix", "")
         if want_q and same_prefix:
             # One forward pass for the question and the sentences when the model embeds both alike (MiniLM).
@@ -577,6 +582,8 @@ class AnswerabilityModel:
                 fresh[q_key] = self.embedder.embed_query(question)
             if want:
                 fresh.update(("p\x1f" + s, v) for s, v in zip(want, self.embedder.embed_documents(want)))
+        if self.sentence_store is not None and want:
+            self.sentence_store.put_many({s: fresh["p\x1f" + s] for s in want})
         with self._lock:
             for key, vector in fresh.items():
                 self._vectors[key] = np.asarray(vector, dtype=np.float32)
