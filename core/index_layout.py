@@ -40,8 +40,9 @@ class IndexLayout:
     hnsw_ef: int = 64
     oversampling: float = 1.5
     full_scan_kb: int = 10_000
-    max_segment_kb: int = 400_000
+    max_segment_kb: int = 1_000_000
     indexing_threshold_kb: int = 20_000
+    read_ahead_cold_mb: int = 512
     shards: int = 1
     replication: int = 1
 
@@ -52,6 +53,8 @@ class IndexLayout:
             raise ValueError("oversampling must be >= 1")
         if self.shards < 1 or self.replication < 1:
             raise ValueError("shard number and replication factor must be >= 1")
+        if self.read_ahead_cold_mb < 0:
+            raise ValueError("read_ahead_cold_mb must be >= 0")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexLayout:
@@ -62,9 +65,20 @@ class IndexLayout:
             hnsw_ef=settings.index_hnsw_ef,
             oversampling=settings.index_oversampling,
             max_segment_kb=settings.index_max_segment_kb,
+            read_ahead_cold_mb=settings.index_read_ahead_cold_mb,
             shards=settings.index_shards,
             replication=settings.index_replication,
         )
+
+    def segment_points(self, dim: int) -> int:
+        """Points the embedded store writes before it optimizes them into one indexed segment.
+
+        Three quarters of the segment cap in float32 originals (the engine sizes segments by them): one batch
+        fits under the cap, two batches together do not, so the optimizer never merges two full segments
+        (a rebuild of the whole graph) and a corpus gets about one segment per batch.
+        384 dims at the default cap: 500,000 points.
+        """
+        return max(1, self.max_segment_kb * 1024 * 3 // 4 // (dim * 4))
 
     # --- the embedded engine (qdrant_edge) ------------------------------------------------
     def edge_config(self, dense_name: str, sparse_name: str, dim: int) -> Any:

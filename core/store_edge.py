@@ -55,9 +55,9 @@ _SCROLL_PAGE = 2048
 # 2.7 GB while writing 1M chunks; flushing every 20k points held it at 96 MB (three 32 MB WAL files).
 _FLUSH_EVERY_POINTS = 20_000
 # Without an optimize the engine keeps every new point in one growing appendable segment and builds one
-# HNSW graph over all of them at the end (1M chunks: 28 min, 12.7 GB peak). Optimizing every 200k points
-# turns each batch into capped, indexed segments while it is written, so the peak stays that of one batch.
-_OPTIMIZE_EVERY_POINTS = 200_000
+# HNSW graph over all of them at the end (1M chunks: 28 min, 12.7 GB peak). Optimizing every
+# ``IndexLayout.segment_points`` points (500k at 384 dims) turns each batch into one indexed segment while it
+# is written, so the peak stays that of one batch and 1M chunks end in 2 segments, searched on 2 threads.
 
 
 class EdgeStore(ChunkStore):
@@ -135,35 +135,44 @@ class EdgeStore(ChunkStore):
                         "(or `kura reindex`) again to build it")
                 raise StoreNotFoundError(f"no index at {self.path}: run `kura ingest` first")
             try:
-                self._read_ahead_hot_files()
+                self._read_ahead()
                 self._shard = qe.EdgeShard.load(str(self._shard_dir))
                 self._add_missing_field_indexes(self._shard)
             except Exception as exc:
                 raise StoreError(f"could not open the embedded index at {self.path}: {exc}") from exc
         return self._shard
 
-    def _read_ahead_hot_files(self) -> None:
-        """Read the files the engine loads whole into the page cache before it maps them.
+    def _read_ahead(self) -> None:
+        """Read the index's files into the page cache before the engine maps them.
 
         The engine drops its files from the page cache when it closes a shard, so every open starts cold, and
         it then faults its memory-mapped files in one 4 KB page at a time: at 1M chunks ~107k page faults,
         15 s. One sequential pass over the same ~600 MB first took 1.5 s and the open then 5.6 s.
-        Only page cache is filled (reclaimable); the cold parts (``IndexLayout.edge_cold_paths``) are skipped.
+        Always read: the files the engine loads whole. The cold parts (``IndexLayout.edge_cold_paths``: float32
+        originals, payloads, BM25) are read per query, a few pages each, each page a disk read the first time:
+        they are read ahead too when they total at most ``read_ahead_cold_mb`` (100k chunks: ~300 MB, and the
+        first thousand queries after an open ran 1-2 ms slower without), never at 1M (~3 GB).
+        Only page cache is filled (reclaimable by the kernel), no process memory.
         """
-        cold = self.layout.edge_cold_paths()
         segments = self._shard_dir / "segments"
         if not segments.is_dir():
             return
+        cold_parts = self.layout.edge_cold_paths()
+        hot: list[Path] = []
+        cold: list[Path] = []
         for f in segments.rglob("*"):
-            rel = f.relative_to(segments).as_posix()
-            if not f.is_file() or any(part in rel for part in cold):
-                continue
-            try:
+            if f.is_file():
+                rel = f.relative_to(segments).as_posix()
+                (cold if any(part in rel for part in cold_parts) else hot).append(f)
+        try:
+            cold_bytes = sum(f.stat().st_size for f in cold)
+            wanted = hot + (cold if cold_bytes <= self.layout.read_ahead_cold_mb * 2**20 else [])
+            for f in wanted:
                 with open(f, "rb", buffering=0) as fh:
                     while fh.read(1 << 20):
                         pass
-            except OSError:  # a read-ahead is only a hint: the engine reports real trouble itself
-                return
+        except OSError:  # a read-ahead is only a hint: the engine reports real trouble itself
+            return
 
     def _add_missing_field_indexes(self, shard: qe.EdgeShard) -> None:
         """Index the filtered payload fields an older index lacks (built before ``staged`` existed).
@@ -236,7 +245,7 @@ class EdgeStore(ChunkStore):
         self._open().update(qe.UpdateOperation.upsert_points(points))
         self._unflushed_points += len(points)
         self._unoptimized_points += len(points)
-        if self._unoptimized_points >= _OPTIMIZE_EVERY_POINTS:
+        if self._unoptimized_points >= self.layout.segment_points(len(dense[0])):
             self.optimize()
         if self._unflushed_points >= _FLUSH_EVERY_POINTS:
             self.flush()

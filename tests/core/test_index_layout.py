@@ -104,6 +104,8 @@ def test_server_collection_gets_the_same_design():
     assert body["on_disk_payload"] is True
     assert body["shard_number"] == 3
     assert body["replication_factor"] == 2
+    # The segment cap the embedded store fills to 3/4 per batch: a server's optimizer keeps segments as large.
+    assert body["optimizers_config"]["max_segment_size"] == IndexLayout().max_segment_kb
     assert body["sparse_vectors"]["bm25"]["modifier"] == "idf"
 
 
@@ -122,7 +124,7 @@ def test_quantized_search_rescores_to_the_exact_order(tmp_path):
     assert [h.chunk.document_id for h in hits] == [f"doc:{i}" for i in exact]
 
 
-@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0)])
+@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0), dict(read_ahead_cold_mb=-1)])
 def test_layout_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         IndexLayout(**bad)
@@ -155,9 +157,7 @@ def _bytes_read_by_this_process() -> int:
     raise AssertionError("no rchar in /proc/self/io")
 
 
-@pytest.mark.parametrize("quantize", [True, False])
-def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_ones(tmp_path, quantize):
-    layout = IndexLayout(quantize=quantize, indexing_threshold_kb=1)  # optimize makes an indexed segment
+def _index_with_cold_parts(tmp_path, layout):
     store = EdgeStore(tmp_path / "idx", layout=layout)
     store.ensure_collection(8)
     rng = np.random.default_rng(5)
@@ -169,13 +169,21 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     files = [f for f in segments.rglob("*") if f.is_file()]
     cold = [f for f in files if any(p in f.relative_to(segments).as_posix() for p in layout.edge_cold_paths())]
     hot = [f for f in files if f not in cold]
+    return files, hot, cold
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_ones_of_a_big_index(tmp_path, quantize):
+    # read_ahead_cold_mb=0: every index is "big", its on-disk parts are left to the queries (1M: ~3 GB).
+    layout = IndexLayout(quantize=quantize, indexing_threshold_kb=1, read_ahead_cold_mb=0)  # an indexed segment
+    files, hot, cold = _index_with_cold_parts(tmp_path, layout)
     originals = [f for f in files if f.name == "matrix.dat"]
     assert originals and all((f in cold) == quantize for f in originals)  # float32 originals: cold only beside int8
     assert any(f.name == "payload_storage" or "payload_storage" in f.parts for f in cold)
 
     before = _bytes_read_by_this_process()
     reopened = EdgeStore(tmp_path / "idx", layout=layout)
-    reopened._read_ahead_hot_files()
+    reopened._read_ahead()
     extra = _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot)
     assert 0 <= extra < 4096  # every hot file whole, no cold byte (the slack is reading /proc/self/io itself)
     assert sum(f.stat().st_size for f in cold) > 4096
@@ -184,6 +192,41 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     assert reopened.count() == 300
     assert _bytes_read_by_this_process() - before >= sum(f.stat().st_size for f in hot)
     reopened.close()
+
+
+def test_open_reads_ahead_the_cold_parts_too_when_they_fit_the_budget(tmp_path):
+    # 100k chunks: ~300 MB of originals, payloads and BM25, each page otherwise a disk read on first touch.
+    layout = IndexLayout(indexing_threshold_kb=1)
+    files, hot, cold = _index_with_cold_parts(tmp_path, layout)
+    cold_bytes = sum(f.stat().st_size for f in cold)
+    assert cold_bytes <= layout.read_ahead_cold_mb * 2**20
+    before = _bytes_read_by_this_process()
+    EdgeStore(tmp_path / "idx", layout=layout)._read_ahead()
+    extra = _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot + cold)
+    assert 0 <= extra < 4096  # all of it, once
+    # One byte of budget less than the cold parts: the hot files only.
+    tight = IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=cold_bytes // 2**20 - 1 if cold_bytes > 2**20 else 0)
+    before = _bytes_read_by_this_process()
+    EdgeStore(tmp_path / "idx", layout=tight)._read_ahead()
+    assert _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot) < 4096
+
+
+def test_the_embedded_store_writes_one_segment_per_batch_and_never_merges_two_full_ones(tmp_path):
+    # 1M chunks of 384 dims at the default cap: 2 segments of 500k (searched on 2 threads), not 5 of 200k.
+    assert IndexLayout().segment_points(384) == 500_000
+    layout = IndexLayout(max_segment_kb=5, indexing_threshold_kb=1)  # 8 dims: 120 points a segment
+    assert layout.segment_points(8) == 120
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    store.ensure_collection(8)
+    rng = np.random.default_rng(1)
+    for start in range(0, 300, 30):
+        chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(start, start + 30)]
+        store.upsert(chunks, rng.standard_normal((30, 8)).astype(np.float32), [SparseVector((1,), (1.0,))] * 30)
+    store.optimize()
+    assert store.count() == 300
+    store.close()
+    indexed = [d for d in (tmp_path / "idx" / "shard" / "segments").iterdir() if (d / "vector_index-dense").is_dir()]
+    assert len(indexed) == 3  # 120 + 120 + 60: each batch its own graph, none merged with another
 
 
 class _ShardSpy:
