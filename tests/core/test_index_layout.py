@@ -194,21 +194,31 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     reopened.close()
 
 
-def test_open_reads_ahead_the_cold_parts_too_when_they_fit_the_budget(tmp_path):
-    # 100k chunks: ~300 MB of originals, payloads and BM25, each page otherwise a disk read on first touch.
+def test_open_reads_ahead_the_cold_parts_in_order_while_they_fit_the_budget(tmp_path):
+    # 100k chunks: all ~300 MB of postings, originals, payloads and BM25 vectors, each page otherwise a disk read
+    # on its first touch; 1M: the postings only (~250 MB; the originals alone are 1.5 GB).
     layout = IndexLayout(indexing_threshold_kb=1)
     files, hot, cold = _index_with_cold_parts(tmp_path, layout)
-    cold_bytes = sum(f.stat().st_size for f in cold)
-    assert cold_bytes <= layout.read_ahead_cold_mb * 2**20
-    before = _bytes_read_by_this_process()
-    EdgeStore(tmp_path / "idx", layout=layout)._read_ahead()
-    extra = _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot + cold)
-    assert 0 <= extra < 4096  # all of it, once
-    # One byte of budget less than the cold parts: the hot files only.
-    tight = IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=cold_bytes // 2**20 - 1 if cold_bytes > 2**20 else 0)
-    before = _bytes_read_by_this_process()
-    EdgeStore(tmp_path / "idx", layout=tight)._read_ahead()
-    assert _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot) < 4096
+    segments = tmp_path / "idx" / "shard" / "segments"
+
+    def part_bytes(part):
+        return sum(f.stat().st_size for f in cold if part in f.relative_to(segments).as_posix())
+
+    assert layout.edge_cold_paths()[:2] == ("vector_index-bm25/", "vector_storage-dense/matrix.dat")
+    assert part_bytes("vector_index-bm25/") + part_bytes("matrix.dat") < 2**20 < part_bytes("payload_storage/")
+
+    def read_ahead_bytes(budget_mb):
+        before = _bytes_read_by_this_process()
+        EdgeStore(tmp_path / "idx", layout=IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=budget_mb))._read_ahead()
+        return _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot)
+
+    everything = sum(f.stat().st_size for f in cold)
+    assert everything <= layout.read_ahead_cold_mb * 2**20
+    assert 0 <= read_ahead_bytes(layout.read_ahead_cold_mb) - everything < 4096  # all of it, once
+    # 1 MB: the postings and the originals fit, the payloads (the next part) do not: read up to there.
+    first_two = part_bytes("vector_index-bm25/") + part_bytes("matrix.dat")
+    assert 0 <= read_ahead_bytes(1) - first_two < 4096
+    assert read_ahead_bytes(0) < 4096  # none
 
 
 def test_the_embedded_store_writes_one_segment_per_batch_and_never_merges_two_full_ones(tmp_path):
