@@ -7,11 +7,15 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
   384 dims cost 384 bytes a chunk in RAM instead of 1,536, and recall@10 stays with exact search
   because the final order comes from the originals.
 * Payloads (chunk text and metadata) live on disk: a query reads only the 8-50 payloads it returns.
-* Segments are capped (``max_segment_kb``): the optimizer then builds several mid-sized HNSW graphs
-  instead of merging everything into one, which bounds the build's peak memory (an uncapped 1M-chunk
-  merge peaked at 12.7 GB) at the cost of searching a few graphs per query: at 1M chunks the 5 capped segments
-  take ~2x the CPU of the same chunks merged into one (hybrid 20.6-25.9 vs 12.4-13.9 ms a query), but that merge
-  took ~34 CPU-minutes (``bench/merge_segments.py``; README speed section).
+* Segments: the embedded store writes ``segment_points`` chunks (3/4 of the ``max_segment_kb`` cap in
+  float32 originals: 500k at 384 dims), then optimizes them into one indexed segment, so 1M chunks end in 2
+  segments, which the engine searches on its 2 threads at once. Each segment is searched separately, so fewer
+  segments cost less CPU a query (1M: 5 segments of 200k 24.6-26.7 ms, one of 1M 12.8-14.1 ms on one thread);
+  two full batches never fit under the cap together, so the optimizer never rebuilds them into one graph
+  (that merge took ~34 CPU-minutes at 1M). A batch's optimize is one graph of 500k: its peak memory bounds
+  the build's.
+* Read-ahead at open (``read_ahead_cold_mb``, embedded only): the parts left on disk are read into the page
+  cache too, in ``edge_cold_paths`` order, while they fit (100k: all of them; 1M: the BM25 postings).
 * HNSW m=16 / ef_construct=100 as before. Search: ``hnsw_ef`` 64 and ``oversampling`` 1.5 (each segment's graph
   is searched with a beam of max(hnsw_ef, limit x oversampling): 75 for the hybrid's 50-candidate prefetch).
   At 1M chunks this cut the hybrid query's CPU by ~30% against 128 / 2.0 (interleaved runs, same queries) with

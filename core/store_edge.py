@@ -323,6 +323,10 @@ class EdgeStore(ChunkStore):
         if len(parts) == 1:
             request = qe.QueryRequest(limit=query.limit, query=parts[0], filter=flt, params=params, with_payload=True)
         else:
+            # The engine runs the two prefetches one after the other (each over the segments in parallel). Two
+            # queries on two Python threads, fused here, would not overlap either: qdrant-edge-py 0.9.0 holds the
+            # GIL for a whole query (a spinning thread stalled for each 25-30 ms exact query), so more segments,
+            # not more threads, are what spreads a query over the cores (IndexLayout.segment_points).
             # The permission filter goes on the prefetches only: the fusion sees nothing else. Repeated on the
             # fused query the engine adds it to each prefetch a second time and checks it twice per visited point
             # (1M chunks: 3-5 ms of CPU a query, results unchanged).
