@@ -15,7 +15,8 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
   (that merge took ~34 CPU-minutes at 1M). A batch's optimize is one graph of 500k: its peak memory bounds
   the build's.
 * Read-ahead at open (``read_ahead_cold_mb``, embedded only): the parts left on disk are read into the page
-  cache too, in ``edge_cold_paths`` order, while they fit (100k: all of them; 1M: the BM25 postings).
+  cache too, in ``edge_cold_paths`` order, while they fit (100k: all of them; 1M: the BM25 postings); the
+  rest the kernel caches in the background while the index serves (``warm_in_background``).
 * HNSW m=16 / ef_construct=100 as before. Search: ``hnsw_ef`` 64 and ``oversampling`` 1.5 (each segment's graph
   is searched with a beam of max(hnsw_ef, limit x oversampling): 75 for the hybrid's 50-candidate prefetch).
   At 1M chunks this cut the hybrid query's CPU by ~30% against 128 / 2.0 (interleaved runs, same queries) with
@@ -47,6 +48,7 @@ class IndexLayout:
     max_segment_kb: int = 1_000_000
     indexing_threshold_kb: int = 20_000
     read_ahead_cold_mb: int = 512
+    warm_in_background: bool = True
     shards: int = 1
     replication: int = 1
 
@@ -70,6 +72,7 @@ class IndexLayout:
             oversampling=settings.index_oversampling,
             max_segment_kb=settings.index_max_segment_kb,
             read_ahead_cold_mb=settings.index_read_ahead_cold_mb,
+            warm_in_background=settings.index_warm_in_background,
             shards=settings.index_shards,
             replication=settings.index_replication,
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
@@ -157,11 +159,13 @@ def _bytes_read_by_this_process() -> int:
     raise AssertionError("no rchar in /proc/self/io")
 
 
-def _index_with_cold_parts(tmp_path, layout):
+def _index_with_cold_parts(tmp_path, layout, words: int = 0):
     store = EdgeStore(tmp_path / "idx", layout=layout)
     store.ensure_collection(8)
     rng = np.random.default_rng(5)
-    chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(300)]
+    # ``words`` random numbers a chunk: payloads that do not compress away
+    chunks = [make_chunk(f"doc:{i}", 0, " ".join([f"text {i}", *map(str, rng.integers(0, 10**9, words))]))
+              for i in range(300)]
     store.upsert(chunks, rng.standard_normal((300, 8)).astype(np.float32), [SparseVector((1, 2), (0.5, 0.5))] * 300)
     store.optimize()
     store.close()
@@ -219,6 +223,59 @@ def test_open_reads_ahead_the_cold_parts_in_order_while_they_fit_the_budget(tmp_
     first_two = part_bytes("vector_index-bm25/") + part_bytes("matrix.dat")
     assert 0 <= read_ahead_bytes(1) - first_two < 4096
     assert read_ahead_bytes(0) < 4096  # none
+
+
+def _storage_bytes_read_by_this_process() -> int:
+    for line in open("/proc/self/io"):
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1])
+    raise AssertionError("no read_bytes in /proc/self/io")
+
+
+def _evict(files) -> None:
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        os.fsync(fd)  # dirty pages cannot be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+
+
+def _read_all(files) -> None:
+    for f in files:
+        with open(f, "rb", buffering=0) as fh:
+            while fh.read(1 << 20):
+                pass
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_cold_parts_the_read_ahead_leaves_are_cached_in_the_background_after_open(tmp_path, warm):
+    # 1M chunks: ~3 GB of originals, payloads and BM25 vectors, too big to read before the first query; until
+    # cached, each query faulted ~8 of their pages from disk.
+    layout = IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=0, warm_in_background=warm)
+    _, _, cold = _index_with_cold_parts(tmp_path, layout, words=400)  # ~4 KB payloads: ~1.2 MB on disk
+    on_disk = sum(f.stat().st_blocks * 512 for f in cold)  # the files are mostly preallocated holes
+    assert on_disk > 2**20
+    _evict(cold)
+    before = _storage_bytes_read_by_this_process()
+    _read_all(cold)
+    if _storage_bytes_read_by_this_process() - before < on_disk // 2:
+        pytest.skip("this filesystem does not account reads from storage in /proc/self/io")
+    _evict(cold)
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    assert store.count() == 300
+    assert (store._warming is not None) == warm
+    if warm:
+        store._warming.join(timeout=30)
+        time.sleep(0.5)  # the kernel's reads were only started by the calls
+    before = _storage_bytes_read_by_this_process()
+    _read_all(cold)
+    from_disk = _storage_bytes_read_by_this_process() - before
+    if warm:
+        assert from_disk < on_disk // 10, (from_disk, on_disk)
+    else:
+        assert from_disk > on_disk // 2, (from_disk, on_disk)
+    store.close()
+    assert store._warming is None
 
 
 def test_the_embedded_store_writes_one_segment_per_batch_and_never_merges_two_full_ones(tmp_path):
