@@ -15,8 +15,8 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
   (that merge took ~34 CPU-minutes at 1M). A batch's optimize is one graph of 500k: its peak memory bounds
   the build's.
 * Read-ahead at open (``read_ahead_cold_mb``, embedded only): the parts left on disk are read into the page
-  cache too, in ``edge_cold_paths`` order, while they fit (100k: all of them; 1M: the BM25 postings); the
-  rest the kernel caches in the background while the index serves (``warm_in_background``).
+  cache too when they fit (100k: ~300 MB); when not (1M: ~3 GB), the kernel caches them in the background,
+  in ``edge_cold_paths`` order, while the index serves (``warm_in_background``).
 * HNSW m=16 / ef_construct=100 as before. Search: ``hnsw_ef`` 64 and ``oversampling`` 1.5 (each segment's graph
   is searched with a beam of max(hnsw_ef, limit x oversampling): 75 for the hybrid's 50-candidate prefetch).
   At 1M chunks this cut the hybrid query's CPU by ~30% against 128 / 2.0 (interleaved runs, same queries) with
@@ -121,10 +121,10 @@ class IndexLayout:
 
         Everything else in a segment (int8 vectors, HNSW links, id tracker, payload indexes) the engine reads
         completely when it opens the shard; ``EdgeStore`` reads those files ahead so the open does not fault
-        them in one 4 KB page at a time. The cold parts come in the order ``EdgeStore`` reads them ahead within
-        ``read_ahead_cold_mb``, most read per byte first: the BM25 postings (every query reads its terms' whole
-        lists: ~250 MB at 1M chunks), the float32 originals (75 per segment a query), the payloads (8 a query),
-        the BM25 vectors (only a filtered search over few points reads them).
+        them in one 4 KB page at a time. The cold parts come in the order ``EdgeStore`` has them cached in the
+        background, most read per byte first: the BM25 postings (every query reads its terms' whole lists:
+        ~250 MB at 1M chunks), the float32 originals (75 per segment a query), the payloads (8 a query), the
+        BM25 vectors (only a filtered search over few points reads them).
         """
         cold = ["vector_index-bm25/"]
         if self.quantize:

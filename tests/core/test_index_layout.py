@@ -198,31 +198,27 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     reopened.close()
 
 
-def test_open_reads_ahead_the_cold_parts_in_order_while_they_fit_the_budget(tmp_path):
+def test_open_reads_ahead_the_cold_parts_too_when_they_fit_the_budget_else_returns_them_in_order(tmp_path):
     # 100k chunks: all ~300 MB of postings, originals, payloads and BM25 vectors, each page otherwise a disk read
-    # on its first touch; 1M: the postings only (~250 MB; the originals alone are 1.5 GB).
+    # on its first touch; 1M (~3 GB): none before the open, all of them left to the background, postings first.
     layout = IndexLayout(indexing_threshold_kb=1)
     files, hot, cold = _index_with_cold_parts(tmp_path, layout)
     segments = tmp_path / "idx" / "shard" / "segments"
-
-    def part_bytes(part):
-        return sum(f.stat().st_size for f in cold if part in f.relative_to(segments).as_posix())
-
-    assert layout.edge_cold_paths()[:2] == ("vector_index-bm25/", "vector_storage-dense/matrix.dat")
-    assert part_bytes("vector_index-bm25/") + part_bytes("matrix.dat") < 2**20 < part_bytes("payload_storage/")
-
-    def read_ahead_bytes(budget_mb):
-        before = _bytes_read_by_this_process()
-        EdgeStore(tmp_path / "idx", layout=IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=budget_mb))._read_ahead()
-        return _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot)
-
     everything = sum(f.stat().st_size for f in cold)
     assert everything <= layout.read_ahead_cold_mb * 2**20
-    assert 0 <= read_ahead_bytes(layout.read_ahead_cold_mb) - everything < 4096  # all of it, once
-    # 1 MB: the postings and the originals fit, the payloads (the next part) do not: read up to there.
-    first_two = part_bytes("vector_index-bm25/") + part_bytes("matrix.dat")
-    assert 0 <= read_ahead_bytes(1) - first_two < 4096
-    assert read_ahead_bytes(0) < 4096  # none
+
+    def read_ahead(budget_mb):
+        before = _bytes_read_by_this_process()
+        rest = EdgeStore(tmp_path / "idx", layout=IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=budget_mb))._read_ahead()
+        return _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot), rest
+
+    read, rest = read_ahead(layout.read_ahead_cold_mb)
+    assert 0 <= read - everything < 4096 and rest == []  # all of it, once
+    read, rest = read_ahead(everything // 2**20 - 1)  # 1 MB short
+    assert read < 4096 and sorted(rest) == sorted(cold)
+    parts = [next(p for p in layout.edge_cold_paths() if p in f.relative_to(segments).as_posix()) for f in rest]
+    assert parts == sorted(parts, key=layout.edge_cold_paths().index)  # in the layout's order
+    assert layout.edge_cold_paths()[:2] == ("vector_index-bm25/", "vector_storage-dense/matrix.dat")
 
 
 def _storage_bytes_read_by_this_process() -> int:
