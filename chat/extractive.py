@@ -85,6 +85,8 @@ class ExtractiveAnswerer:
         """
         if not ranked:
             return []
+        if any(c.selection for c in ranked):  # the selection model knows which sentence holds the answer
+            ranked = sorted(ranked, key=lambda c: c.selection, reverse=True)
         floor = ranked[0].features["coverage"] * self.relative_cutoff
         close = [c for i, c in enumerate(ranked) if i == 0 or c.features["coverage"] >= floor]
         if expected_type:
@@ -93,12 +95,12 @@ class ExtractiveAnswerer:
             held = ranked[0].features.get("specific", 1.0)
             close.sort(key=lambda c: (c.features.get("specific", 1.0) < held, not c.features["type"]))
         chosen: list[SentenceCandidate] = []
-        seen: set[str] = set()
+        seen: list[str] = []
         for cand in close:
             key = " ".join(cand.sentence.split()).lower()
-            if key in seen:
-                continue
-            seen.add(key)
+            if any(key in other or other in key for other in seen):
+                continue  # the same sentence, or a reply already quoted with its question
+            seen.append(key)
             chosen.append(cand)
             if len(chosen) == self.max_sentences:
                 break
