@@ -381,6 +381,22 @@ def _bridged_terms(term: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=1024)
+def _bridged_phrases(question: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The English question's phrases in the term bridge, each with its translations as single BM25 terms."""
+    from retrieval.term_bridge import default_bridge
+
+    bridge = default_bridge()
+    if bridge is None:
+        return ()
+    found = []
+    for phrase, words in bridge.phrase_translations(question):
+        pieces = frozenset(p[0] for p in map(tokenize, words) if len(p) == 1)
+        if pieces:
+            found.append((phrase, pieces))
+    return tuple(found)
+
+
 @lru_cache(maxsize=8192)
 def _terms(text: str) -> frozenset[str]:
     """BM25 terms of the text, plus the readings of its Japanese words (see ``_reading_of``)."""
@@ -507,6 +523,10 @@ class AnswerabilityModel:
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) for t in terms}
+        for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
+            for t in tokenize(phrase):
+                if t in alternatives:
+                    alternatives[t] = alternatives[t] | translations
         specific = [t for t in terms if t in specific_terms(question)]
         numbers = [t for t in specific if any(ch.isdigit() for ch in t)]  # a year, version or id asked about
         chunk_terms = [_terms(c.chunk.index_text) | _terms(c.chunk.title) for c in chunks]

@@ -211,3 +211,12 @@ def test_answer_units_pair_a_question_with_its_reply_and_drop_an_unanswered_one(
     assert all(not u.startswith("Q. 誰に") for u in units)  # the last question has no reply in the chunk
     assert answer_units("Who approves? When? The department head, within a week.") == [
         "When? The department head, within a week.", "The department head, within a week."]
+
+
+def test_an_english_phrase_meets_its_japanese_word_as_one_term(embedder):
+    # "business trip" is 出張; word by word it would be ビジネス and 旅, which the answering sentence lacks.
+    answering = make_hit("travel", "国内出張の日当は1日あたり3,000円です。", title="出張規定")
+    other = make_hit("rooms", "会議室の予約は4週間先まで可能です。", title="会議室")
+    assessed = AnswerabilityModel(embedder).assess("What allowance do I get on a domestic business trip?", [answering, other])
+    best = assessed.candidates[0]
+    assert best.chunk is answering and best.features["coverage"] > 0.55
