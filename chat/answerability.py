@@ -69,10 +69,6 @@ SYNONYMS_FILE = DATA / "sudachi_synonyms.txt.gz"
 SENTENCE_FEATURES = ("coverage", "dense", "type", "rank", "specific", "number_missing")
 QUESTION_FEATURES = ("chunk_coverage", "rare_missing", "type_missing")
 FEATURES = SENTENCE_FEATURES + QUESTION_FEATURES
-# Which sentence holds the answer (not whether one does): the sentence features plus the share of the
-# question's kanji the sentence holds, which catches a Japanese paraphrase that shares a character but no
-# word (座席 and 指定席, 入れる and 入館).
-SELECT_FEATURES = SENTENCE_FEATURES + ("kanji",)
 
 _CONTEXT_SHARE = 0.2  # how much the title/headings around a sentence count towards its coverage
 _TYPE_WINDOW = 3  # type_missing: none of this many best sentences holds the expected type
@@ -310,11 +306,6 @@ class Weights:
     weights: dict[str, float]
     threshold: float
     gate_threshold: float
-    select: dict[str, float] = field(default_factory=dict)  # the selection model: intercept "" and SELECT_FEATURES
-
-    def selection_score(self, features: dict[str, float]) -> float:
-        """Log-odds that this sentence holds the answer (0 when no selection model was fitted)."""
-        return self.select.get("", 0.0) + sum(self.select.get(name, 0.0) * features[name] for name in SELECT_FEATURES)
 
     def sentence_score(self, features: dict[str, float]) -> float:
         return sum(self.weights.get(name, 0.0) * features[name] for name in SENTENCE_FEATURES)
@@ -326,7 +317,7 @@ class Weights:
 def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, Weights]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {
-        name: Weights(m["intercept"], dict(m["weights"]), m["threshold"], m["gate_threshold"], dict(m.get("select", {})))
+        name: Weights(m["intercept"], dict(m["weights"]), m["threshold"], m["gate_threshold"])
         for name, m in raw["models"].items()
     }
 
@@ -341,7 +332,6 @@ class SentenceCandidate:
     position: int
     features: dict[str, float]
     score: float  # the fitted sentence part of z: higher answers the question better
-    selection: float = 0.0  # log-odds that this sentence holds the answer (the selection model)
 
 
 @dataclass(frozen=True)
@@ -418,10 +408,6 @@ def _reading_of(term: str) -> frozenset[str]:
 
     readings = japanese_readings(term) if has_japanese(term) else []
     return frozenset((_READING + readings[0],)) if len(readings) == 1 else frozenset()
-
-
-def _kanji(text: str) -> frozenset[str]:
-    return frozenset(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
 
 
 def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
@@ -543,7 +529,6 @@ class AnswerabilityModel:
         def coverage(words: frozenset[str]) -> float:
             return sum(w for t, w in term_weight.items() if alternatives[t] & words) / total
 
-        question_kanji = _kanji(question)
         candidates = []
         for rank, hit in enumerate(chunks):
             context = _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
@@ -557,8 +542,7 @@ class AnswerabilityModel:
                 held = [t for t in specific if alternatives[t] & around]
                 features = {"coverage": cov, "dense": 0.0, "type": float(holds_type(sentence, kind)) if kind else 0.0,
                             "rank": 1.0 / (rank + 1), "specific": len(held) / len(specific) if specific else 1.0,
-                            "number_missing": float(any(t not in held for t in numbers)),
-                            "kanji": len(question_kanji & _kanji(sentence)) / len(question_kanji) if question_kanji else 0.0}
+                            "number_missing": float(any(t not in held for t in numbers))}
                 dense_ok = readable and self._reads_text(sentence)
                 if not dense_ok and own == 0.0:
                     continue  # read by words alone, a sentence without one word of the question answers nothing
@@ -577,8 +561,7 @@ class AnswerabilityModel:
         ranked = []
         for sentence, hit, rank, position, features, dense_ok in candidates:
             w = self.weights["dense" if dense_ok else "lexical"]
-            ranked.append((SentenceCandidate(sentence, hit, rank, position, features, w.sentence_score(features),
-                                             w.selection_score(features)), w))
+            ranked.append((SentenceCandidate(sentence, hit, rank, position, features, w.sentence_score(features)), w))
         # type_missing: none of the three best sentences (by their own model's sentence score) holds the type
         type_missing = float(bool(kind) and not any(
             c.features["type"] for c, _ in sorted(ranked, key=lambda x: x[0].score, reverse=True)[:_TYPE_WINDOW]
@@ -591,8 +574,7 @@ class AnswerabilityModel:
         scored.sort(key=lambda x: x[0], reverse=True)
         margin, gate_margin, z, w, best = scored[0]
         name = "dense" if w is self.weights["dense"] else "lexical"
-        order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m, c.selection)
-                 for m, _, _, _, c in scored]
+        order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(
             1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
             margin=margin, gate_margin=max(g for _, g, _, _, _ in scored),

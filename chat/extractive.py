@@ -85,8 +85,6 @@ class ExtractiveAnswerer:
         """
         if not ranked:
             return []
-        if any(c.selection for c in ranked):  # the selection model knows which sentence holds the answer
-            ranked = sorted(ranked, key=lambda c: c.selection, reverse=True)
         floor = ranked[0].features["coverage"] * self.relative_cutoff
         close = [c for i, c in enumerate(ranked) if i == 0 or c.features["coverage"] >= floor]
         if expected_type:
@@ -98,8 +96,8 @@ class ExtractiveAnswerer:
         seen: list[str] = []
         for cand in close:
             key = " ".join(cand.sentence.split()).lower()
-            if any(key in other or other in key for other in seen):
-                continue  # the same sentence, or a reply already quoted with its question
+            if any(key == other or other.endswith(key) or key.endswith(other) for other in seen):
+                continue  # the same sentence, or a question's reply quoted with or without its question
             seen.append(key)
             chosen.append(cand)
             if len(chosen) == self.max_sentences:

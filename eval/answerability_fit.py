@@ -37,7 +37,6 @@ import numpy as np
 from chat.answerability import (
     FEATURES,
     QUESTION_FEATURES,
-    SELECT_FEATURES,
     SENTENCE_FEATURES,
     WEIGHTS_FILE,
     AnswerabilityModel,
@@ -71,7 +70,6 @@ class Example:
     candidates: list[dict]  # sentence features of the best sentences under the bootstrap weights
     question_features: dict
     expected: str
-    holds_answer: list[int]  # per candidate: 1 when the sentence holds a gold answer string (selection labels)
 
 
 def jsquad_split(title: str) -> str:
@@ -160,7 +158,7 @@ def build_examples(model: AnswerabilityModel, articles: list[dict], *, top: int,
         impossible = bool(qa.get("is_impossible")) or not golds
         chunks = corpus.top(question, top)
         label = int(not impossible and any(g in c.chunk.text for g in golds for c in chunks))
-        examples.append(_example(model, question, chunks, corpus, label, "natural", title, not impossible, golds))
+        examples.append(_example(model, question, chunks, corpus, label, "natural", title, not impossible))
         if impossible or rng.random() > 0.5:
             continue
         holding = {i for i, c in enumerate(corpus.chunks) if any(g in c.chunk.text for g in golds)}
@@ -171,15 +169,11 @@ def build_examples(model: AnswerabilityModel, articles: list[dict], *, top: int,
     return examples
 
 
-def _example(model, question, chunks, corpus, label, kind, article, natural_answerable, golds=()) -> Example:
+def _example(model, question, chunks, corpus, label, kind, article, natural_answerable) -> Example:
     a = model.assess(question, chunks, term_stats=corpus.stats)
-    kept = a.candidates[:_CANDIDATES]
+    cands = [c.features for c in a.candidates[:20]]
     qf = {k: a.features[k] for k in QUESTION_FEATURES}
-    holds = [int(any(g in c.sentence for g in golds)) for c in kept]
-    return Example(question, label, kind, article, natural_answerable, [c.features for c in kept], qf, a.expected_type, holds)
-
-
-_CANDIDATES = 60  # sentences kept per question: the answerability fit reads the best; selection all of them
+    return Example(question, label, kind, article, natural_answerable, cands, qf, a.expected_type)
 
 
 def design(examples: list[Example], w: Weights) -> np.ndarray:
@@ -224,48 +218,6 @@ def fit(examples: list[Example], use_dense: bool, drop: frozenset[str] = frozens
         w = Weights(float(lr.intercept_[0]), {f: (0.0 if f in dropped else float(c)) for f, c in coef.items()}, 0.5, 0.5)
     print(f"dropped (wrong sign or unused): {sorted(dropped)}", file=sys.stderr)
     return w
-
-
-def selection_rows(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Every candidate sentence of the answerable questions whose candidates hold the answer somewhere."""
-    rows, labels, owner = [], [], []
-    for i, e in enumerate(examples):
-        if e.kind != "natural" or not any(e.holds_answer):
-            continue
-        for features, hit in zip(e.candidates, e.holds_answer):
-            rows.append([features[f] for f in SELECT_FEATURES])
-            labels.append(hit)
-            owner.append(i)
-    return np.array(rows), np.array(labels), owner
-
-
-def fit_selection(examples: list[Example], use_dense: bool) -> dict[str, float]:
-    """Logistic regression: does this sentence hold the answer? Its log-odds orders the quoted sentences."""
-    from sklearn.linear_model import LogisticRegression
-
-    X, y, _ = selection_rows(examples)
-    if not use_dense:
-        X[:, SELECT_FEATURES.index("dense")] = 0.0
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
-    return {"": round(float(lr.intercept_[0]), 4), **{f: round(float(c), 4) for f, c in zip(SELECT_FEATURES, lr.coef_[0])}}
-
-
-def selection_report(name: str, examples: list[Example], w: Weights) -> dict:
-    """Share of questions whose first sentence holds the answer: by the answerability order (the candidates'
-    stored order) and by the selection model, over questions where some candidate holds it."""
-    X, y, owner = selection_rows(examples)
-    if not len(y):
-        return {}
-    scores = X @ np.array([w.select.get(f, 0.0) for f in SELECT_FEATURES])
-    first_before, best_of = {}, {}
-    for row, (i, hit, score) in enumerate(zip(owner, y, scores)):
-        first_before.setdefault(i, hit)
-        if i not in best_of or score > best_of[i][0]:
-            best_of[i] = (score, hit)
-    out = {"questions": len(best_of), "first_holds_before": round(float(np.mean(list(first_before.values()))), 3),
-           "first_holds_selected": round(float(np.mean([h for _, h in best_of.values()])), 3)}
-    print(name, "selection", json.dumps(out), file=sys.stderr)
-    return out
 
 
 def probabilities(examples: list[Example], w: Weights) -> np.ndarray:
@@ -319,8 +271,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gate-keep", type=float, default=0.985, help="share of answerable validation questions the gate passes")
     ap.add_argument("--keep-ja", type=float, default=0.97)
     ap.add_argument("--drop", default="", help="comma-separated features left out (ablations)")
-    ap.add_argument("--selection-only", action="store_true",
-                    help="fit only the sentence selection model; keep the written answerability weights and thresholds")
     ap.add_argument("--languages", default="en,ja", help="fit these (en: the dense model, ja: the lexical one)")
     args = ap.parse_args(argv)
     args.splits.mkdir(parents=True, exist_ok=True)
@@ -343,14 +293,14 @@ def main(argv: list[str] | None = None) -> None:
     model = AnswerabilityModel(SentenceTransformerEmbedder(), weights={"dense": BOOTSTRAP, "lexical": BOOTSTRAP},
                                cache_size=200_000)
     result = {"models": {}, "provenance": {}}
-    if (args.write or args.selection_only) and WEIGHTS_FILE.exists():
+    if args.write and WEIGHTS_FILE.exists():
         result = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))  # refit one language, keep the other
     for lang, splits, name in (("en", en, "dense"), ("ja", ja, "lexical")):
         if lang not in args.languages.split(","):
             continue
         t0 = time.time()
         limit = args.limit if lang == "en" else args.limit_ja
-        cache = args.splits / f"examples-{lang}-{limit}-{args.top}-v2.pkl"  # refits without recomputing features
+        cache = args.splits / f"examples-{lang}-{limit}-{args.top}.pkl"  # refits without recomputing features
         if cache.exists():
             data = pickle.loads(cache.read_bytes())
         else:
@@ -359,28 +309,18 @@ def main(argv: list[str] | None = None) -> None:
             cache.write_bytes(pickle.dumps(data))
         print(f"{lang}: features in {time.time() - t0:.0f} s: " + ", ".join(f"{s} {len(v)}" for s, v in data.items()),
               file=sys.stderr)
-        select = fit_selection(data["fit"], name == "dense")
-        if args.selection_only:
-            result["models"][name]["select"] = select
-            for s in ("fit", "valid", "test"):
-                result["models"][name]["figures"][s]["selection"] = selection_report(
-                    f"{lang} {s}", data[s], Weights(0.0, {}, 0.5, 0.5, select))
-            continue
         w = fit(data["fit"], use_dense=name == "dense", drop=frozenset(filter(None, args.drop.split(","))))
         pv = probabilities(data["valid"], w)
         answerable = pv[[i for i, e in enumerate(data["valid"]) if e.kind == "natural" and e.natural_answerable]]
         keep = args.keep if name == "dense" else args.keep_ja
         w = Weights(w.intercept, w.weights, round(threshold_for(answerable, keep), 4),
-                    round(threshold_for(answerable, args.gate_keep), 4), select)
+                    round(threshold_for(answerable, args.gate_keep), 4))
         figures = {s: report(f"{lang} {s}", data[s], w) for s in ("fit", "valid", "test")}
-        for s in ("fit", "valid", "test"):
-            figures[s]["selection"] = selection_report(f"{lang} {s}", data[s], w)
         result["models"][name] = {
             "intercept": round(w.intercept, 4),
             "weights": {k: round(v, 4) for k, v in w.weights.items()},
             "threshold": w.threshold,
             "gate_threshold": w.gate_threshold,
-            "select": w.select,
             "threshold_rule": f"answers {keep:.0%} of the answerable validation questions; gate passes {args.gate_keep:.1%}",
             "figures": figures,
         }
