@@ -10,7 +10,8 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
 * Segments: the embedded store writes ``segment_points`` chunks (3/4 of the ``max_segment_kb`` cap in
   float32 originals: 500k at 384 dims), then optimizes them into one indexed segment, so 1M chunks end in 2
   segments, which the engine searches on its 2 threads at once. Each segment is searched separately, so fewer
-  segments cost less CPU a query (1M: 5 segments of 200k 24.6-26.7 ms, one of 1M 12.8-14.1 ms on one thread);
+  segments cost less CPU a query (1M: 5 segments of 200k 24.6-26.7 ms, one of 1M 12.8-14.1 ms on one thread,
+  two (measured as 600k + 400k) 10-14.6 ms on two threads: hybrid p50 6.5-7.7 ms on a quiet machine);
   two full batches never fit under the cap together, so the optimizer never rebuilds them into one graph
   (that merge took ~34 CPU-minutes at 1M). A batch's optimize is one graph of 500k: its peak memory bounds
   the build's.
