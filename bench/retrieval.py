@@ -292,6 +292,9 @@ def serve(n: int, where: Path, seed: int, queries: int, cold: bool = False) -> d
     result.update(rss_split_mb())
     result["rss_by_file_mb"] = rss_by_file_mb()
     store.close()
+    segments = where / "idx" / "shard" / "segments"
+    if segments.is_dir():  # indexed segments: each one is searched on its own (the engine spreads them over threads)
+        result["segments"] = sum(1 for d in segments.iterdir() if (d / "vector_index-dense").is_dir())
     return result
 
 

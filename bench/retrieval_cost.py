@@ -125,7 +125,7 @@ def main() -> None:
     store = EdgeStore(where / "idx", layout=layout)
     t0 = time.perf_counter()
     if a.search_threads is not None:
-        store._read_ahead_hot_files()
+        store._read_ahead()
         cfg = layout.edge_config("dense", "bm25", bench.DIM)
         store._shard = qe.EdgeShard.load(str(where / "idx" / "shard"), qe.EdgeConfig(
             vectors=cfg.vectors, sparse_vectors=cfg.sparse_vectors, max_search_threads=a.search_threads))

@@ -7,11 +7,17 @@ The choices (measured with ``bench/retrieval.py --n N``; figures in the README's
   384 dims cost 384 bytes a chunk in RAM instead of 1,536, and recall@10 stays with exact search
   because the final order comes from the originals.
 * Payloads (chunk text and metadata) live on disk: a query reads only the 8-50 payloads it returns.
-* Segments are capped (``max_segment_kb``): the optimizer then builds several mid-sized HNSW graphs
-  instead of merging everything into one, which bounds the build's peak memory (an uncapped 1M-chunk
-  merge peaked at 12.7 GB) at the cost of searching a few graphs per query: at 1M chunks the 5 capped segments
-  take ~2x the CPU of the same chunks merged into one (hybrid 20.6-25.9 vs 12.4-13.9 ms a query), but that merge
-  took ~34 CPU-minutes (``bench/merge_segments.py``; README speed section).
+* Segments: the embedded store writes ``segment_points`` chunks (3/4 of the ``max_segment_kb`` cap in
+  float32 originals: 500k at 384 dims), then optimizes them into one indexed segment, so 1M chunks end in 2
+  segments, which the engine searches on its 2 threads at once. Each segment is searched separately, so fewer
+  segments cost less CPU a query (1M: 5 segments of 200k 24.6-26.7 ms, one of 1M 12.8-14.1 ms on one thread,
+  two (measured as 600k + 400k) 10-14.6 ms on two threads: hybrid p50 6.5-7.7 ms on a quiet machine);
+  two full batches never fit under the cap together, so the optimizer never rebuilds them into one graph
+  (that merge took ~34 CPU-minutes at 1M). A batch's optimize is one graph of 500k: its peak memory bounds
+  the build's.
+* Read-ahead at open (``read_ahead_cold_mb``, embedded only): the parts left on disk are read into the page
+  cache too when they fit (100k: ~300 MB); when not (1M: ~3 GB), the kernel caches them in the background,
+  in ``edge_cold_paths`` order, while the index serves (``warm_in_background``).
 * HNSW m=16 / ef_construct=100 as before. Search: ``hnsw_ef`` 64 and ``oversampling`` 1.5 (each segment's graph
   is searched with a beam of max(hnsw_ef, limit x oversampling): 75 for the hybrid's 50-candidate prefetch).
   At 1M chunks this cut the hybrid query's CPU by ~30% against 128 / 2.0 (interleaved runs, same queries) with
@@ -40,8 +46,10 @@ class IndexLayout:
     hnsw_ef: int = 64
     oversampling: float = 1.5
     full_scan_kb: int = 10_000
-    max_segment_kb: int = 400_000
+    max_segment_kb: int = 1_000_000
     indexing_threshold_kb: int = 20_000
+    read_ahead_cold_mb: int = 512
+    warm_in_background: bool = True
     shards: int = 1
     replication: int = 1
 
@@ -52,6 +60,8 @@ class IndexLayout:
             raise ValueError("oversampling must be >= 1")
         if self.shards < 1 or self.replication < 1:
             raise ValueError("shard number and replication factor must be >= 1")
+        if self.read_ahead_cold_mb < 0:
+            raise ValueError("read_ahead_cold_mb must be >= 0")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexLayout:
@@ -62,9 +72,21 @@ class IndexLayout:
             hnsw_ef=settings.index_hnsw_ef,
             oversampling=settings.index_oversampling,
             max_segment_kb=settings.index_max_segment_kb,
+            read_ahead_cold_mb=settings.index_read_ahead_cold_mb,
+            warm_in_background=settings.index_warm_in_background,
             shards=settings.index_shards,
             replication=settings.index_replication,
         )
+
+    def segment_points(self, dim: int) -> int:
+        """Points the embedded store writes before it optimizes them into one indexed segment.
+
+        Three quarters of the segment cap in float32 originals (the engine sizes segments by them): one batch
+        fits under the cap, two batches together do not, so the optimizer never merges two full segments
+        (a rebuild of the whole graph) and a corpus gets about one segment per batch.
+        384 dims at the default cap: 500,000 points.
+        """
+        return max(1, self.max_segment_kb * 1024 * 3 // 4 // (dim * 4))
 
     # --- the embedded engine (qdrant_edge) ------------------------------------------------
     def edge_config(self, dense_name: str, sparse_name: str, dim: int) -> Any:
@@ -100,11 +122,15 @@ class IndexLayout:
 
         Everything else in a segment (int8 vectors, HNSW links, id tracker, payload indexes) the engine reads
         completely when it opens the shard; ``EdgeStore`` reads those files ahead so the open does not fault
-        them in one 4 KB page at a time.
+        them in one 4 KB page at a time. The cold parts come in the order ``EdgeStore`` has them cached in the
+        background, most read per byte first: the BM25 postings (every query reads its terms' whole lists:
+        ~250 MB at 1M chunks), the float32 originals (75 per segment a query), the payloads (8 a query), the
+        BM25 vectors (only a filtered search over few points reads them).
         """
-        cold = ["payload_storage/", "vector_storage-bm25/", "vector_index-bm25/"]
+        cold = ["vector_index-bm25/"]
         if self.quantize:
             cold.append("vector_storage-dense/matrix.dat")
+        cold += ["payload_storage/", "vector_storage-bm25/"]
         return tuple(cold)
 
     def edge_search_params(self) -> Any:

@@ -107,7 +107,18 @@ class Settings(BaseSettings):
     index_hnsw_ef: int = Field(64, ge=1, description="HNSW search beam per query (at least limit x oversampling).")
     index_oversampling: float = Field(1.5, ge=1, description="int8 candidates rescored with the originals, x limit.")
     index_max_segment_kb: int = Field(
-        400_000, ge=10_000, description="Segment size cap: bounds the optimizer's peak memory (set at index creation)."
+        1_000_000, ge=10_000,
+        description="Segment size cap in KB of float32 vectors; the embedded store writes 3/4 of it per segment "
+        "(500k chunks of 384 dims: 1M chunks in 2 segments, one per core). Set at index creation.",
+    )
+    index_read_ahead_cold_mb: int = Field(
+        512, ge=0,
+        description="Opening an embedded index also reads its on-disk parts (originals, payloads, BM25) into the "
+        "page cache when they total at most this many MB (100k chunks: ~300 MB); 0 turns it off.",
+    )
+    index_warm_in_background: bool = Field(
+        True, description="After opening an embedded index, have the kernel cache the on-disk parts the read-ahead "
+        "left (1M chunks: ~3 GB of page cache, reclaimable) while it serves.",
     )
     index_shards: int = Field(1, ge=1, description="Shards of a new server collection (a Qdrant cluster).")
     index_replication: int = Field(1, ge=1, description="Replication factor of a new server collection.")

@@ -98,9 +98,11 @@ def publish_payload(principals: Sequence[str]) -> dict[str, Any]:
     return {"principals": list(principals), STAGED: "no"}
 
 
+_CHUNK_FIELDS = frozenset(f.name for f in fields(Chunk))  # once: ``fields()`` cost ~20 us a hit, 8 hits a query
+
+
 def payload_to_chunk(payload: dict[str, Any]) -> Chunk:
-    names = {f.name for f in fields(Chunk)}
-    values = {k: v for k, v in payload.items() if k in names}
+    values = {k: v for k, v in payload.items() if k in _CHUNK_FIELDS}
     values["heading_path"] = tuple(values.get("heading_path") or ())
     values["principals"] = tuple(values.get("principals") or ())
     return Chunk(**values)

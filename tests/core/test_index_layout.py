@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
@@ -104,6 +106,8 @@ def test_server_collection_gets_the_same_design():
     assert body["on_disk_payload"] is True
     assert body["shard_number"] == 3
     assert body["replication_factor"] == 2
+    # The segment cap the embedded store fills to 3/4 per batch: a server's optimizer keeps segments as large.
+    assert body["optimizers_config"]["max_segment_size"] == IndexLayout().max_segment_kb
     assert body["sparse_vectors"]["bm25"]["modifier"] == "idf"
 
 
@@ -122,7 +126,7 @@ def test_quantized_search_rescores_to_the_exact_order(tmp_path):
     assert [h.chunk.document_id for h in hits] == [f"doc:{i}" for i in exact]
 
 
-@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0)])
+@pytest.mark.parametrize("bad", [dict(hnsw_m=2), dict(oversampling=0.5), dict(shards=0), dict(read_ahead_cold_mb=-1)])
 def test_layout_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         IndexLayout(**bad)
@@ -155,13 +159,13 @@ def _bytes_read_by_this_process() -> int:
     raise AssertionError("no rchar in /proc/self/io")
 
 
-@pytest.mark.parametrize("quantize", [True, False])
-def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_ones(tmp_path, quantize):
-    layout = IndexLayout(quantize=quantize, indexing_threshold_kb=1)  # optimize makes an indexed segment
+def _index_with_cold_parts(tmp_path, layout, words: int = 0):
     store = EdgeStore(tmp_path / "idx", layout=layout)
     store.ensure_collection(8)
     rng = np.random.default_rng(5)
-    chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(300)]
+    # ``words`` random numbers a chunk: payloads that do not compress away
+    chunks = [make_chunk(f"doc:{i}", 0, " ".join([f"text {i}", *map(str, rng.integers(0, 10**9, words))]))
+              for i in range(300)]
     store.upsert(chunks, rng.standard_normal((300, 8)).astype(np.float32), [SparseVector((1, 2), (0.5, 0.5))] * 300)
     store.optimize()
     store.close()
@@ -169,13 +173,21 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     files = [f for f in segments.rglob("*") if f.is_file()]
     cold = [f for f in files if any(p in f.relative_to(segments).as_posix() for p in layout.edge_cold_paths())]
     hot = [f for f in files if f not in cold]
+    return files, hot, cold
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_ones_of_a_big_index(tmp_path, quantize):
+    # read_ahead_cold_mb=0: every index is "big", its on-disk parts are left to the queries (1M: ~3 GB).
+    layout = IndexLayout(quantize=quantize, indexing_threshold_kb=1, read_ahead_cold_mb=0)  # an indexed segment
+    files, hot, cold = _index_with_cold_parts(tmp_path, layout)
     originals = [f for f in files if f.name == "matrix.dat"]
     assert originals and all((f in cold) == quantize for f in originals)  # float32 originals: cold only beside int8
     assert any(f.name == "payload_storage" or "payload_storage" in f.parts for f in cold)
 
     before = _bytes_read_by_this_process()
     reopened = EdgeStore(tmp_path / "idx", layout=layout)
-    reopened._read_ahead_hot_files()
+    reopened._read_ahead()
     extra = _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot)
     assert 0 <= extra < 4096  # every hot file whole, no cold byte (the slack is reading /proc/self/io itself)
     assert sum(f.stat().st_size for f in cold) > 4096
@@ -184,6 +196,120 @@ def test_open_reads_ahead_the_files_the_engine_loads_whole_and_skips_the_cold_on
     assert reopened.count() == 300
     assert _bytes_read_by_this_process() - before >= sum(f.stat().st_size for f in hot)
     reopened.close()
+
+
+def test_open_reads_ahead_the_cold_parts_too_when_they_fit_the_budget_else_returns_them_in_order(tmp_path):
+    # 100k chunks: all ~300 MB of postings, originals, payloads and BM25 vectors, each page otherwise a disk read
+    # on its first touch; 1M (~3 GB): none before the open, all of them left to the background, postings first.
+    layout = IndexLayout(indexing_threshold_kb=1)
+    files, hot, cold = _index_with_cold_parts(tmp_path, layout)
+    segments = tmp_path / "idx" / "shard" / "segments"
+    everything = sum(f.stat().st_size for f in cold)
+    assert everything <= layout.read_ahead_cold_mb * 2**20
+
+    def read_ahead(budget_mb):
+        before = _bytes_read_by_this_process()
+        rest = EdgeStore(tmp_path / "idx", layout=IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=budget_mb))._read_ahead()
+        return _bytes_read_by_this_process() - before - sum(f.stat().st_size for f in hot), rest
+
+    read, rest = read_ahead(layout.read_ahead_cold_mb)
+    assert 0 <= read - everything < 4096 and rest == []  # all of it, once
+    read, rest = read_ahead(everything // 2**20 - 1)  # 1 MB short
+    assert read < 4096 and sorted(rest) == sorted(cold)
+    parts = [next(p for p in layout.edge_cold_paths() if p in f.relative_to(segments).as_posix()) for f in rest]
+    assert parts == sorted(parts, key=layout.edge_cold_paths().index)  # in the layout's order
+    assert layout.edge_cold_paths()[:2] == ("vector_index-bm25/", "vector_storage-dense/matrix.dat")
+
+
+def _storage_bytes_read_by_this_process() -> int:
+    for line in open("/proc/self/io"):
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1])
+    raise AssertionError("no read_bytes in /proc/self/io")
+
+
+def _evict(files) -> None:
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        os.fsync(fd)  # dirty pages cannot be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+
+
+def _read_all(files) -> None:
+    for f in files:
+        with open(f, "rb", buffering=0) as fh:
+            while fh.read(1 << 20):
+                pass
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_cold_parts_the_read_ahead_leaves_are_cached_in_the_background_after_open(tmp_path, warm):
+    # 1M chunks: ~3 GB of originals, payloads and BM25 vectors, too big to read before the first query; until
+    # cached, each query faulted ~8 of their pages from disk.
+    layout = IndexLayout(indexing_threshold_kb=1, read_ahead_cold_mb=0, warm_in_background=warm)
+    _, _, cold = _index_with_cold_parts(tmp_path, layout, words=400)  # ~4 KB payloads: ~1.2 MB on disk
+    on_disk = sum(f.stat().st_blocks * 512 for f in cold)  # the files are mostly preallocated holes
+    assert on_disk > 2**20
+    _evict(cold)
+    before = _storage_bytes_read_by_this_process()
+    _read_all(cold)
+    if _storage_bytes_read_by_this_process() - before < on_disk // 2:
+        pytest.skip("this filesystem does not account reads from storage in /proc/self/io")
+    _evict(cold)
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    assert store.count() == 300
+    assert (store._warming is not None) == warm
+    if warm:
+        store._warming.join(timeout=30)
+        time.sleep(0.5)  # the kernel's reads were only started by the calls
+    before = _storage_bytes_read_by_this_process()
+    _read_all(cold)
+    from_disk = _storage_bytes_read_by_this_process() - before
+    if warm:
+        assert from_disk < on_disk // 10, (from_disk, on_disk)
+    else:
+        assert from_disk > on_disk // 2, (from_disk, on_disk)
+    store.close()
+    assert store._warming is None
+
+
+def test_the_embedded_store_writes_one_segment_per_batch_and_never_merges_two_full_ones(tmp_path):
+    # 1M chunks of 384 dims at the default cap: 2 segments of 500k (searched on 2 threads), not 5 of 200k.
+    assert IndexLayout().segment_points(384) == 500_000
+    layout = IndexLayout(max_segment_kb=5, indexing_threshold_kb=1)  # 8 dims: 120 points a segment
+    assert layout.segment_points(8) == 120
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    store.ensure_collection(8)
+    rng = np.random.default_rng(1)
+    for start in range(0, 300, 30):
+        chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(start, start + 30)]
+        store.upsert(chunks, rng.standard_normal((30, 8)).astype(np.float32), [SparseVector((1,), (1.0,))] * 30)
+    store.optimize()
+    assert store.count() == 300
+    store.close()
+    indexed = [d for d in (tmp_path / "idx" / "shard" / "segments").iterdir() if (d / "vector_index-dense").is_dir()]
+    assert len(indexed) == 3  # 120 + 120 + 60: each batch its own graph, none merged with another
+
+
+def test_the_search_pool_is_one_thread_for_one_segment_and_the_engines_default_for_more(tmp_path):
+    # One graph: nothing to search in parallel, and the hand-offs to pool threads cost CPU (100k: 3.7 -> 2.3 ms).
+    layout = IndexLayout(max_segment_kb=5, indexing_threshold_kb=1)  # 8 dims: 120 points a segment
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    store.ensure_collection(8)
+    rng = np.random.default_rng(2)
+
+    def write(start, n):
+        chunks = [make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(start, start + n)]
+        store.upsert(chunks, rng.standard_normal((n, 8)).astype(np.float32), [SparseVector((1,), (1.0,))] * n)
+        store.optimize()
+        store.close()
+        assert store.count() == start + n  # reopens
+        return _persisted_config(store).get("max_search_threads")
+
+    assert write(0, 100) == 1  # one segment
+    assert write(100, 200) is None  # three: the engine's default pool (4 x CPUs)
+    store.close()
 
 
 class _ShardSpy:
