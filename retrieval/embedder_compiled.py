@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -89,8 +90,7 @@ class CompiledEmbedder:
     def _session(self, model_file: Path) -> Callable[[list[dict]], list[np.ndarray]]:
         """A function from input batches to their last hidden states, in order."""
         if self.backend.startswith("openvino"):
-            import openvino as ov
-
+            ov = openvino_runtime()
             # Two inference streams of half the threads each, fed batches asynchronously: on 2 cores this ran
             # ~1.3x faster than one request with both threads, and ~2x faster than one THROUGHPUT request.
             streams = max(1, min(2, self.threads))
@@ -174,6 +174,35 @@ class CompiledEmbedder:
         result = np.empty_like(out)
         result[order] = out
         return result
+
+
+def openvino_runtime():
+    """The ``openvino`` package, imported without its model-conversion tools (``openvino.tools.ovc``).
+
+    Running an exported model needs only the runtime. ``import openvino`` also imports the conversion tools,
+    which on every import send a usage event to Google Analytics from a forked process (openvino-telemetry,
+    on unless the user opted out in ~/intel): ~0.1-0.2 s of CPU of each cold ask, a process and a thread,
+    and a request no document-search query should make. ``openvino/__init__`` imports the tools in a
+    ``try: ... except ImportError``, and a ``None`` in ``sys.modules`` makes that import fail, so they are left
+    out. Only the first import of ``openvino`` in a process decides; the export (``embedder_export``) imports
+    the tools itself afterwards when it needs them.
+    """
+    if "openvino" not in sys.modules:
+        with _OPENVINO_IMPORT:
+            if "openvino" not in sys.modules:
+                blocked = sys.modules.setdefault(_CONVERSION_TOOLS, None) is None
+                try:
+                    import openvino  # noqa: F401
+                finally:
+                    if blocked and sys.modules.get(_CONVERSION_TOOLS, False) is None:
+                        del sys.modules[_CONVERSION_TOOLS]
+    import openvino
+
+    return openvino
+
+
+_CONVERSION_TOOLS = "openvino.tools.ovc"
+_OPENVINO_IMPORT = threading.Lock()
 
 
 def _max_seq_length(model_dir: Path) -> int:

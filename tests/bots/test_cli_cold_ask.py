@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "sentence_transformers", "transformers", "openai")
-# Runs the real console entry point in a fresh interpreter, then reports on the process to stderr.
+HEAVY = ("torch", "sentence_transformers", "transformers", "openai",
+         # OpenVINO's model-conversion tools, and with them the usage event they send on every import
+         "openvino.tools.ovc", "openvino_telemetry")
+# Runs the real console entry point in a fresh interpreter, then reports on the process to stderr: when `main`
+# ends a finished ask at once (os._exit, no interpreter teardown), and otherwise when it raises SystemExit.
 ASK = """
-import json, sys, threading
+import json, os, sys, threading
 from bots.cli.main import main
 
 started = []
@@ -23,15 +26,23 @@ def start(self):
     started.append(self.name)
     real_start(self)
 threading.Thread.start = start
+
+def report(code, at_once):
+    report = {"code": code, "at_once": at_once, "heavy": sorted(m for m in %r if m in sys.modules),
+              "started": started, "alive": [t.name for t in threading.enumerate() if t.name.startswith("kura-load")],
+              "model_loaded": "openvino" in sys.modules or "tokenizers" in sys.modules}
+    print(json.dumps(report), file=sys.stderr, flush=True)
+
+real_exit = os._exit
+def exit_at_once(code):
+    report(code, True)
+    real_exit(code)
+os._exit = exit_at_once
 sys.argv = ["kura", "ask", sys.argv[1], "--json"]
-code = 0
 try:
     main()
 except SystemExit as exc:
-    code = exc.code
-report = {"code": code, "heavy": sorted(m for m in %r if m in sys.modules), "started": started,
-          "alive": [t.name for t in threading.enumerate() if t.name.startswith("kura-load")]}
-print(json.dumps(report), file=sys.stderr)
+    report(exc.code, False)
 """ % (HEAVY,)
 
 
@@ -85,11 +96,20 @@ def test_a_cold_ask_loads_the_model_on_a_second_thread_and_waits_for_it(small_in
     tmp, data = small_index
     report, _ = cold_ask("How do I set up the VPN?", data, tmp)
     assert "kura-load-ahead" in report["started"] and report["alive"] == []
+    assert report["started"] == ["kura-load-ahead"]  # nothing else: no telemetry sender (OpenVINO's tools)
+
+
+def test_a_finished_ask_ends_without_the_interpreters_teardown_and_its_output_complete(small_index):
+    tmp, data = small_index
+    report, answer = cold_ask("Who approves an expense report over 50,000 yen?", data, tmp)
+    assert report["code"] == 0 and report["at_once"] is True
+    assert "department head" in answer["answer"] and answer["sources"]  # the whole JSON reached the pipe
 
 
 def test_without_an_index_nothing_is_loaded_ahead(tmp_path):
     report, _ = cold_ask("How do I set up the VPN?", tmp_path / "empty", tmp_path)
-    assert report["code"] == 3 and report["started"] == []
+    assert report["code"] == 3 and not report["model_loaded"] and report["alive"] == []
+    assert report["at_once"] is False  # a failed ask exits through the usual path
 
 
 def test_embedder_prepare_also_parses_the_term_tables(tmp_path):
