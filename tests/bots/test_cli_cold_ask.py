@@ -96,7 +96,8 @@ def test_a_cold_ask_loads_the_model_on_a_second_thread_and_waits_for_it(small_in
     tmp, data = small_index
     report, _ = cold_ask("How do I set up the VPN?", data, tmp)
     assert "kura-load-ahead" in report["started"] and report["alive"] == []
-    assert report["started"] == ["kura-load-ahead"]  # nothing else: no telemetry sender (OpenVINO's tools)
+    # Only Kura's own threads: no telemetry sender (OpenVINO's conversion tools start one in a thread pool).
+    assert all(name.startswith("kura-") for name in report["started"]), report["started"]
 
 
 def test_a_finished_ask_ends_without_the_interpreters_teardown_and_its_output_complete(small_index):

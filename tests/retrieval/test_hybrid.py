@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from core.protocols import SyncBatch
@@ -64,3 +66,77 @@ def test_modes(retriever):
     assert retriever.retrieve("guest wifi", top_k=1, principals=["public"], mode="dense")[0].dense_score
     with pytest.raises(Exception, match="unknown retriever mode"):
         retriever.retrieve("x", top_k=1, principals=["public"], mode="bogus")
+
+
+QUERIES = ["reach internal systems while I work remotely",  # English: BM25 and an embedding
+           "経費精算の申請書はいつまでに提出しますか",  # Japanese: the model cannot read it, BM25 alone
+           "the the the",  # stop words only: the embedding alone
+           "新幹線 グリーン車"]
+
+
+def test_several_queries_at_once_rank_exactly_as_one_by_one(retriever):
+    for mode in (None, "bm25", "dense", "hybrid"):
+        one_by_one = [retriever.retrieve(q, top_k=4, principals=["public"], mode=mode) for q in QUERIES]
+        together = retriever.retrieve_many(QUERIES, top_k=4, principals=["public"], mode=mode)
+        assert [[(h.chunk.id, h.score) for h in r] for r in together] == \
+            [[(h.chunk.id, h.score) for h in r] for r in one_by_one], mode
+    retriever.retrieve_many(QUERIES[:2], top_k=4, principals=["public"])
+    assert retriever.last_trace.weights[0] == 0.0  # the trace is the last query's (the Japanese one)
+    assert retriever.retrieve_many(QUERIES, top_k=4, principals=[]) == [[], [], [], []]
+
+
+class WatchedEmbedder:
+    """The real embedder, watched: which thread embeds, and whether the BM25-only search ran meanwhile."""
+
+    def __init__(self, inner, searched):
+        self.inner, self.searched, self.threads, self.overlapped = inner, searched, [], []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_query(self, text):
+        self.threads.append(threading.current_thread().name)
+        # Held until the Japanese query has been searched: without the overlap that search comes only after this.
+        self.overlapped.append(self.searched.wait(timeout=10))
+        return self.inner.embed_query(text)
+
+
+class WatchedStore:
+    def __init__(self, inner, searched):
+        self.inner, self.searched = inner, searched
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def query(self, query):
+        if query.dense is None:
+            self.searched.set()
+        return self.inner.query(query)
+
+
+def test_an_embedding_runs_on_a_second_thread_while_the_bm25_only_query_is_searched(retriever):
+    searched = threading.Event()
+    embedder = WatchedEmbedder(retriever.embedder, searched)
+    watched = HybridRetriever(WatchedStore(retriever.store, searched), embedder, retriever.sparse_encoder,
+                              retriever.fusion)
+    english, japanese = QUERIES[0], QUERIES[1]
+    together = watched.retrieve_many([english, japanese], top_k=3, principals=["public"])
+    assert embedder.threads[0].startswith("kura-embed-ahead") and embedder.overlapped == [True]
+    assert [h.chunk.id for h in together[0]] == [h.chunk.id for h in retriever.retrieve(english, top_k=3,
+                                                                                          principals=["public"])]
+    # One query alone embeds in the calling thread: nothing to overlap.
+    embedder.threads.clear()
+    searched.set()
+    watched.retrieve_many([english], top_k=3, principals=["public"])
+    assert embedder.threads == [threading.current_thread().name]
+
+
+def test_an_embedding_failure_reaches_the_caller(retriever):
+    class Broken(WatchedEmbedder):
+        def embed_query(self, text):
+            raise RuntimeError("the model is gone")
+
+    broken = HybridRetriever(retriever.store, Broken(retriever.embedder, threading.Event()), retriever.sparse_encoder,
+                             retriever.fusion)
+    with pytest.raises(RuntimeError, match="the model is gone"):
+        broken.retrieve_many(QUERIES[:2], top_k=3, principals=["public"])
