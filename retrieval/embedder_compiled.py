@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -63,26 +64,47 @@ class CompiledEmbedder:
         self._lock = threading.Lock()
         self._run: Callable[[list[dict]], list[np.ndarray]] | None = None
         self._tokenizer: ModelTokenizer | None = None
+        self._tokenizer_lock = threading.Lock()
+        self._shares: OrderedDict[str, float] = OrderedDict()  # unknown_share per text, least recently used first
+        self._shares_lock = threading.Lock()
         self.model_file: Path | None = None
         self.calls = 0  # embed_documents calls, as SentenceTransformerEmbedder counts them
         self.texts_embedded = 0
         self.padding_share = 0.0  # padded positions / all positions of the last embed call (bucketing's effect)
 
     # --- loading ---------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model now (the tokenizer first), exporting it the first time on this machine."""
+        self._load()
+
+    def _load_tokenizer(self) -> ModelTokenizer:
+        """The tokenizer alone: counting pieces and ``unknown_share`` need no model, so they need not wait for its
+        compile (a cold ask searches by BM25 and loads its term tables meanwhile)."""
+        if self._tokenizer is None:
+            with self._tokenizer_lock:
+                if self._tokenizer is None:
+                    path = self._model_path()
+                    self._tokenizer = ModelTokenizer(path, _max_seq_length(Path(path)))
+        return self._tokenizer
+
+    def _model_path(self) -> str:
+        path = resolve_model_path(self.model_name)
+        if not Path(path).is_dir():
+            raise ConfigError(f"KURA_EMBEDDING_BACKEND={self.backend} needs a local model folder, "
+                              f"not {self.model_name!r} (or set KURA_EMBEDDING_BACKEND=torch)")
+        return path
+
     def _load(self) -> Callable[[list[dict]], list[np.ndarray]]:
         if self._run is not None:
             # Without the lock once loaded: the lock is held for a whole inference, and the chunker counts
             # word-pieces in another thread meanwhile (the pipeline overlaps them; counting is thread-safe).
             return self._run
+        self._load_tokenizer()
         with self._lock:
             if self._run is None:
-                path = resolve_model_path(self.model_name)
-                if not Path(path).is_dir():
-                    raise ConfigError(f"KURA_EMBEDDING_BACKEND={self.backend} needs a local model folder, "
-                                      f"not {self.model_name!r} (or set KURA_EMBEDDING_BACKEND=torch)")
-                self._tokenizer = ModelTokenizer(path, _max_seq_length(Path(path)))
                 texts = self.calibration_texts if self.backend == "openvino-int8" else None
-                self.model_file = ensure_exported(self.cache_dir, path, self.backend, texts, announce=self.announce)
+                self.model_file = ensure_exported(self.cache_dir, self._model_path(), self.backend, texts,
+                                                  announce=self.announce)
                 self._run = self._session(self.model_file)
                 logger.info("loaded embedding model %s on %s", self.model_name, self.backend)
         return self._run
@@ -131,8 +153,7 @@ class CompiledEmbedder:
 
     @property
     def max_seq_length(self) -> int:
-        self._load()
-        return self._tokenizer.max_length
+        return self._load_tokenizer().max_length
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
@@ -145,12 +166,25 @@ class CompiledEmbedder:
         return self._encode([self.query_prefix + text])[0]
 
     def count_word_pieces(self, text: str) -> int:
-        self._load()
-        return self._tokenizer.count(text)
+        return self._load_tokenizer().count(text)
 
     def unknown_share(self, text: str) -> float:
-        self._load()
-        return unreadable_share(self._tokenizer, text)
+        """Share of the text's pieces the model cannot read (``unreadable_share``), remembered per text.
+
+        The answerability check asks it for every candidate sentence of every answer (~45 per ask, ~0.15 ms
+        each), and a serving process sees the same chunks' sentences again and again.
+        """
+        with self._shares_lock:
+            share = self._shares.get(text)
+            if share is not None:
+                self._shares.move_to_end(text)
+                return share
+        share = unreadable_share(self._load_tokenizer(), text)
+        with self._shares_lock:
+            self._shares[text] = share
+            if len(self._shares) > _SHARES_KEPT:
+                self._shares.popitem(last=False)
+        return share
 
     # --- inference ------------------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -201,6 +235,7 @@ def openvino_runtime():
     return openvino
 
 
+_SHARES_KEPT = 20_000  # texts whose unknown_share is remembered (a few MB)
 _CONVERSION_TOOLS = "openvino.tools.ovc"
 _OPENVINO_IMPORT = threading.Lock()
 

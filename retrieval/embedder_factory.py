@@ -1,6 +1,6 @@
 """The configured embedder, built from settings: one place, so that `KuraApp` and the CLI's load-ahead agree.
 
-Cheap: nothing is loaded until the first embedding (or ``max_seq_length``). Imports only what the chosen
+Cheap: nothing is loaded until the first embedding (or ``load()``). Imports only what the chosen
 backend needs: the compiled backends never import torch or sentence-transformers.
 """
 

@@ -58,7 +58,7 @@ class ModelLoadAhead:
         finally:
             self._built.set()
         try:
-            self._embedder.max_seq_length  # noqa: B018 - reading it loads the model
+            self._embedder.load()  # the tokenizer first, then the model
         except Exception as exc:  # noqa: BLE001 - as above
             logger.debug("loading the model ahead failed: %s", exc)
 
