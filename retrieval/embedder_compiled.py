@@ -65,6 +65,8 @@ class CompiledEmbedder:
         self._run: Callable[[list[dict]], list[np.ndarray]] | None = None
         self._tokenizer: ModelTokenizer | None = None
         self._tokenizer_lock = threading.Lock()
+        self._start_one: Callable[[dict], Callable[[], np.ndarray]] | None = None  # OpenVINO: a query's async start
+        self._query_lock = threading.Lock()  # held while start_query's inference runs
         self._shares: OrderedDict[str, float] = OrderedDict()  # unknown_share per text, least recently used first
         self._shares_lock = threading.Lock()
         self.model_file: Path | None = None
@@ -124,6 +126,18 @@ class CompiledEmbedder:
                 config["INFERENCE_PRECISION_HINT"] = "f32"  # it picks bf16 on CPUs that have it otherwise
             compiled = ov.Core().compile_model(str(model_file), "CPU", config)
             queue = ov.AsyncInferQueue(compiled, streams)
+            query_request = compiled.create_infer_request()  # start_query's own: it runs beside the queue
+
+            def start_one(feed: dict) -> Callable[[], np.ndarray]:
+                query_request.start_async(feed)  # returns at once; the runtime's threads compute without the GIL
+
+                def wait() -> np.ndarray:
+                    query_request.wait()
+                    return query_request.get_output_tensor(0).data.copy()
+
+                return wait
+
+            self._start_one = start_one
 
             def run_openvino(feeds: list[dict]) -> list[np.ndarray]:
                 results: list[np.ndarray | None] = [None] * len(feeds)
@@ -186,6 +200,39 @@ class CompiledEmbedder:
                 self._shares.popitem(last=False)
         return share
 
+    def start_query(self, text: str) -> Callable[[], np.ndarray]:
+        """Start embedding a query on the runtime's own threads and return at once; calling the result waits for
+        the vector, the very one ``embed_query`` gives (the same single-text batch on the same compiled model).
+
+        The retriever searches by BM25 meanwhile (``HybridRetriever.retrieve_many``). A Python thread would not
+        do: the index engine holds the GIL through a whole search, so the thread could not even start the
+        inference. Without an asynchronous runtime (onnxruntime), or while another query's is still running,
+        the vector is computed when asked for. Call the result once, always: until then no other query starts.
+        """
+        self._load()
+        start_one = self._start_one
+        if start_one is None or not self._query_lock.acquire(blocking=False):
+            return lambda: self.embed_query(text)
+        try:
+            ids = self._tokenizer.encode([self.query_prefix + text])
+            feed = pad_batch(ids, self._tokenizer.pad_id)
+            wait = start_one(feed)
+        except BaseException:
+            self._query_lock.release()
+            raise
+        vector: list[np.ndarray] = []
+
+        def result() -> np.ndarray:
+            if not vector:
+                try:
+                    hidden = wait()
+                finally:
+                    self._query_lock.release()
+                vector.append(_pooled([feed], [hidden], np.zeros(1, dtype=np.int64))[0])
+            return vector[0]
+
+        return result
+
     # --- inference ------------------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> np.ndarray:
         run = self._load()
@@ -199,15 +246,20 @@ class CompiledEmbedder:
         self.padding_share = 1.0 - real / max(1, sum(f["input_ids"].size for f in feeds))
         with self._lock:  # one inference queue per model: callers in several threads take turns
             hidden_states = run(feeds)
-        vectors = []
-        for feed, hidden in zip(feeds, hidden_states):
-            mask = feed["attention_mask"][..., None].astype(np.float32)
-            vectors.append((hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None))
-        out = np.concatenate(vectors).astype(np.float32)
-        out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-        result = np.empty_like(out)
-        result[order] = out
-        return result
+        return _pooled(feeds, hidden_states, order)
+
+
+def _pooled(feeds: list[dict], hidden_states: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    """Mean pooling over the real tokens and L2 normalisation (as sentence-transformers), back in input order."""
+    vectors = []
+    for feed, hidden in zip(feeds, hidden_states):
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        vectors.append((hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None))
+    out = np.concatenate(vectors).astype(np.float32)
+    out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 def openvino_runtime():

@@ -14,11 +14,10 @@ themselves are settings.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,8 +108,8 @@ class HybridRetriever:
 
         Why not one ``retrieve`` after another: a query's embedding is most of a warm ask (~20 ms of ~55 at 100k
         chunks), and the question's translation is usually searched by BM25 alone (the model cannot read it).
-        So the embeddings run on a second thread (the runtime releases the GIL) while this thread searches the
-        queries that need none; each query still gets its own embedding, alone, as ``retrieve`` makes it.
+        So one query's embedding is started on the runtime's own threads (``start_query``) while the queries that
+        need none are searched; each query still gets its own embedding, alone, as ``retrieve`` makes it.
         ``last_trace`` describes the last query given.
         """
         mode = mode or self.default_mode
@@ -121,18 +120,24 @@ class HybridRetriever:
             return [[] for _ in queries]  # nobody may read anything: nothing to search
         plans = [self._plan(q, mode) for q in queries]
         embedded = [i for i, plan in enumerate(plans) if plan.needs_dense]
-        ahead = {}
-        if embedded and len(embedded) < len(plans):  # something to search meanwhile: embed on the other thread
-            ahead = {i: _embedding_pool().submit(self.embedder.embed_query, queries[i]) for i in embedded}
+        start = getattr(self.embedder, "start_query", None)
+        pending = {}
+        if start is not None and embedded and len(embedded) < len(plans):  # something to search meanwhile
+            pending[embedded[0]] = start(queries[embedded[0]])
         rankings: list[list[ScoredChunk] | None] = [None] * len(plans)
         traces: list[RetrievalTrace | None] = [None] * len(plans)
-        # Queries without an embedding first: they run while the others' embeddings are computed.
-        for i in sorted(range(len(plans)), key=lambda i: plans[i].needs_dense):
-            plan = plans[i]
-            dense = None
-            if plan.needs_dense:
-                dense = ahead[i].result() if i in ahead else self.embedder.embed_query(queries[i])
-            rankings[i], traces[i] = self._search(plan, dense, top_k, principals, sources, mode)
+        try:
+            # Queries without an embedding first: they are searched while the started one is computed.
+            for i in sorted(range(len(plans)), key=lambda i: plans[i].needs_dense):
+                plan = plans[i]
+                dense = None
+                if plan.needs_dense:
+                    dense = pending.pop(i)() if i in pending else self.embedder.embed_query(queries[i])
+                rankings[i], traces[i] = self._search(plan, dense, top_k, principals, sources, mode)
+        finally:
+            for result in pending.values():  # a search failed: still finish the started embedding (see start_query)
+                with contextlib.suppress(Exception):
+                    result()
         self.last_trace = traces[-1]
         return rankings
 
@@ -178,16 +183,3 @@ class _QueryPlan:
     @property
     def needs_dense(self) -> bool:
         return self.weights[0] > 0
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _embedding_pool() -> ThreadPoolExecutor:
-    """One thread for every retriever's query embeddings: the model runs one inference at a time anyway."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kura-embed-ahead")
-        return _POOL

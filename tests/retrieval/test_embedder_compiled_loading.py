@@ -83,3 +83,18 @@ print(json.dumps(report))
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"tools": False, "telemetry": False, "threads": ["MainThread"], "core": True,
                       "convert_model": True}
+
+
+def test_a_started_query_gives_exactly_the_vector_embed_query_gives():
+    embedder = fresh_embedder()
+    texts = ["How do I set up the VPN?", "Who has to approve an expense report over 50,000 yen?", "経費精算の期限", "x"]
+    for text in texts:
+        pending = embedder.start_query(text)
+        assert pending().tolist() == embedder.embed_query(text).tolist(), text
+        assert pending() is pending()  # collected once, kept
+    # While one started query runs, a second is computed when asked for: the same vectors, nothing blocks.
+    first, second = embedder.start_query(texts[0]), embedder.start_query(texts[1])
+    assert second().tolist() == embedder.embed_query(texts[1]).tolist()
+    assert first().tolist() == embedder.embed_query(texts[0]).tolist()
+    again = embedder.start_query(texts[2])  # the first one's inference request is free again
+    assert again().tolist() == embedder.embed_query(texts[2]).tolist()

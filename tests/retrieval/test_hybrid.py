@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from core.protocols import SyncBatch
@@ -86,57 +84,66 @@ def test_several_queries_at_once_rank_exactly_as_one_by_one(retriever):
 
 
 class WatchedEmbedder:
-    """The real embedder, watched: which thread embeds, and whether the BM25-only search ran meanwhile."""
+    """The real embedder, watched: when a query's embedding is started and collected (``start_query``)."""
 
-    def __init__(self, inner, searched):
-        self.inner, self.searched, self.threads, self.overlapped = inner, searched, [], []
+    def __init__(self, inner, events):
+        self.inner, self.events = inner, events
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def embed_query(self, text):
-        self.threads.append(threading.current_thread().name)
-        # Held until the Japanese query has been searched: without the overlap that search comes only after this.
-        self.overlapped.append(self.searched.wait(timeout=10))
+        self.events.append(("embedded", text))
         return self.inner.embed_query(text)
+
+    def start_query(self, text):
+        self.events.append(("started", text))
+
+        def result():
+            self.events.append(("collected", text))
+            return self.inner.embed_query(text)
+
+        return result
 
 
 class WatchedStore:
-    def __init__(self, inner, searched):
-        self.inner, self.searched = inner, searched
+    def __init__(self, inner, events):
+        self.inner, self.events = inner, events
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def query(self, query):
-        if query.dense is None:
-            self.searched.set()
+        self.events.append(("searched", "dense" if query.dense is not None else "bm25 only"))
         return self.inner.query(query)
 
 
-def test_an_embedding_runs_on_a_second_thread_while_the_bm25_only_query_is_searched(retriever):
-    searched = threading.Event()
-    embedder = WatchedEmbedder(retriever.embedder, searched)
-    watched = HybridRetriever(WatchedStore(retriever.store, searched), embedder, retriever.sparse_encoder,
-                              retriever.fusion)
+def watched(retriever, events):
+    return HybridRetriever(WatchedStore(retriever.store, events), WatchedEmbedder(retriever.embedder, events),
+                           retriever.sparse_encoder, retriever.fusion)
+
+
+def test_the_bm25_only_query_is_searched_while_the_others_embedding_runs(retriever):
+    events: list = []
     english, japanese = QUERIES[0], QUERIES[1]
-    together = watched.retrieve_many([english, japanese], top_k=3, principals=["public"])
-    assert embedder.threads[0].startswith("kura-embed-ahead") and embedder.overlapped == [True]
+    together = watched(retriever, events).retrieve_many([english, japanese], top_k=3, principals=["public"])
+    assert events == [("started", english), ("searched", "bm25 only"), ("collected", english), ("searched", "dense")]
     assert [h.chunk.id for h in together[0]] == [h.chunk.id for h in retriever.retrieve(english, top_k=3,
                                                                                           principals=["public"])]
-    # One query alone embeds in the calling thread: nothing to overlap.
-    embedder.threads.clear()
-    searched.set()
-    watched.retrieve_many([english], top_k=3, principals=["public"])
-    assert embedder.threads == [threading.current_thread().name]
+    events.clear()  # one query alone: nothing to search meanwhile, the embedding is made when needed
+    watched(retriever, events).retrieve_many([english], top_k=3, principals=["public"])
+    assert events == [("embedded", english), ("searched", "dense")]
 
 
-def test_an_embedding_failure_reaches_the_caller(retriever):
-    class Broken(WatchedEmbedder):
-        def embed_query(self, text):
-            raise RuntimeError("the model is gone")
+def test_a_started_embedding_is_collected_even_when_a_search_fails(retriever):
+    events: list = []
+    broken = watched(retriever, events)
 
-    broken = HybridRetriever(retriever.store, Broken(retriever.embedder, threading.Event()), retriever.sparse_encoder,
-                             retriever.fusion)
-    with pytest.raises(RuntimeError, match="the model is gone"):
+    def failing(query):
+        events.append(("searched", "failed"))
+        raise RuntimeError("the index is gone")
+
+    broken.store.query = failing
+    with pytest.raises(RuntimeError, match="the index is gone"):
         broken.retrieve_many(QUERIES[:2], top_k=3, principals=["public"])
+    assert events == [("started", QUERIES[0]), ("searched", "failed"), ("collected", QUERIES[0])]
