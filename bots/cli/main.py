@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -9,9 +10,27 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
+_ONE_SHOT_COMMANDS = ("ask", "stats")
 
-from bots.cli.reindex import EXIT_LOCKED, reindex
+
+def _no_cyclic_collection_in_one_shot_commands(argv: list[str]) -> None:
+    """Switch the cyclic garbage collector off in a one-shot command (reference counting still frees memory).
+
+    A cold `kura ask` allocates mostly objects that live until it exits (modules, classes, the term tables):
+    the collector ran ~150 times in one ask, 80-100 ms of CPU, and freed next to nothing (peak memory with it
+    off: the same 396 MB). A one-shot command ends before its cyclic garbage could matter; the long-running ones
+    (serve, slack, ingest, reindex) keep the collector. Called before the imports below: they are a third of
+    what the collector scanned.
+    """
+    if argv[:1] and argv[0] in _ONE_SHOT_COMMANDS:
+        gc.disable()
+
+
+_no_cyclic_collection_in_one_shot_commands(sys.argv[1:])
+
+import typer  # noqa: E402 - after the collector is switched off: its import benefits already
+
+from bots.cli.reindex import EXIT_LOCKED, reindex  # noqa: E402
 from core.errors import ConfigError, JobLockedError, KuraError, StoreError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")

@@ -17,7 +17,8 @@ HEAVY = ("torch", "sentence_transformers", "transformers", "openai",
 # Runs the real console entry point in a fresh interpreter, then reports on the process to stderr: when `main`
 # ends a finished ask at once (os._exit, no interpreter teardown), and otherwise when it raises SystemExit.
 ASK = """
-import json, os, sys, threading
+import gc, json, os, sys, threading
+sys.argv = ["kura", "ask", sys.argv[1], "--json"]  # before the import, as the console script has it
 from bots.cli.main import main
 
 started = []
@@ -30,7 +31,7 @@ threading.Thread.start = start
 def report(code, at_once):
     report = {"code": code, "at_once": at_once, "heavy": sorted(m for m in %r if m in sys.modules),
               "started": started, "alive": [t.name for t in threading.enumerate() if t.name.startswith("kura-load")],
-              "model_loaded": "openvino" in sys.modules or "tokenizers" in sys.modules}
+              "model_loaded": "openvino" in sys.modules or "tokenizers" in sys.modules, "gc": gc.isenabled()}
     print(json.dumps(report), file=sys.stderr, flush=True)
 
 real_exit = os._exit
@@ -38,7 +39,6 @@ def exit_at_once(code):
     report(code, True)
     real_exit(code)
 os._exit = exit_at_once
-sys.argv = ["kura", "ask", sys.argv[1], "--json"]
 try:
     main()
 except SystemExit as exc:
@@ -105,6 +105,15 @@ def test_a_finished_ask_ends_without_the_interpreters_teardown_and_its_output_co
     report, answer = cold_ask("Who approves an expense report over 50,000 yen?", data, tmp)
     assert report["code"] == 0 and report["at_once"] is True
     assert "department head" in answer["answer"] and answer["sources"]  # the whole JSON reached the pipe
+    assert report["gc"] is False  # a one-shot command runs without the cyclic collector
+
+
+@pytest.mark.parametrize("command", ["ingest", "serve", "reindex"])
+def test_long_running_commands_keep_the_cyclic_collector(command):
+    script = "import gc, sys; sys.argv = ['kura', %r]; import bots.cli.main; print(gc.isenabled())" % command
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
 
 
 def test_without_an_index_nothing_is_loaded_ahead(tmp_path):
