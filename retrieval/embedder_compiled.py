@@ -206,11 +206,10 @@ class CompiledEmbedder:
 
         The retriever searches by BM25 meanwhile (``HybridRetriever.retrieve_many``). A Python thread would not
         do: the index engine holds the GIL through a whole search, so the thread could not even start the
-        inference. Without an asynchronous runtime (onnxruntime), or while another query's is still running,
-        the vector is computed when asked for. Call the result once, always: until then no other query starts.
+        inference. Before the model is loaded (another thread may be loading it), without an asynchronous
+        runtime (onnxruntime), or while another query's is still running, the vector is computed when asked for. Call the result once, always: until then no other query starts.
         """
-        self._load()
-        start_one = self._start_one
+        start_one = self._start_one  # None until loaded: a cold ask searches by BM25 while the model loads
         if start_one is None or not self._query_lock.acquire(blocking=False):
             return lambda: self.embed_query(text)
         try:

@@ -120,14 +120,16 @@ def _stats_from(cls, data: dict):
 def _load_answerer_parts(kura) -> None:
     """What the extractive answer reads besides the model, loaded in this thread while the model loads in the other.
 
-    Both term tables are always read by the answerability check; the answerer's modules are imported here
-    instead of after the model (bench/cold_ask.py).
+    Both term tables are always read by the answerability check; the answerer's modules are imported and the
+    index opened here instead of after the model (bench/cold_ask.py).
     """
     from chat.answerability import default_synonyms
     from retrieval.term_bridge import default_bridge
 
     default_bridge(), default_synonyms()
     kura.extractive, kura.cross_language  # noqa: B018 - built now, while the model loads
+    # Opens the index (its first search would) and counts it, which the answer's term rarity reads anyway.
+    kura.store.count()
 
 
 class Finished:

@@ -87,6 +87,9 @@ print(json.dumps(report))
 
 def test_a_started_query_gives_exactly_the_vector_embed_query_gives():
     embedder = fresh_embedder()
+    before_load = embedder.start_query("How do I set up the VPN?")  # never waits for a load: computed when asked
+    assert embedder.model_file is None
+    assert before_load().tolist() == embedder.embed_query("How do I set up the VPN?").tolist()
     texts = ["How do I set up the VPN?", "Who has to approve an expense report over 50,000 yen?", "経費精算の期限", "x"]
     for text in texts:
         pending = embedder.start_query(text)
