@@ -49,7 +49,8 @@ except SystemExit as exc:
 def env_for(data_dir: Path, tmp: Path) -> dict:
     from core.settings import Settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    # Not PYTHONUNBUFFERED either (set here by the session): a user's stdout into a pipe is block-buffered.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_") and k != "PYTHONUNBUFFERED"}
     env.update({"KURA_DATA_DIR": str(data_dir), "KURA_ANSWERER": "extractive", "HF_HUB_OFFLINE": "1",
                 "PYTHONPATH": str(REPO),
                 # The compiled model from the per-user cache `make install` fills, as a user's ask finds it;
@@ -106,6 +107,8 @@ def test_a_finished_ask_ends_without_the_interpreters_teardown_and_its_output_co
     assert report["code"] == 0 and report["at_once"] is True
     assert "department head" in answer["answer"] and answer["sources"]  # the whole JSON reached the pipe
     assert report["gc"] is False  # a one-shot command runs without the cyclic collector
+    # The sentence vectors' SQLite file was closed (its write-ahead log folded back) before the process ended.
+    assert (data / "sentence_vectors.sqlite").exists() and not (data / "sentence_vectors.sqlite-wal").exists()
 
 
 @pytest.mark.parametrize("command", ["ingest", "serve", "reindex"])
