@@ -137,6 +137,63 @@ def holds_type(sentence: str, kind: str) -> bool:
     return True
 
 
+# --- answer units ---------------------------------------------------------------------------------
+# A sentence that asks is never an answer by itself, yet it often restates the asker's question in the
+# document's words: an FAQ's "Q. 領収書をなくしてしまいました。" or a Slack message "Can I expense X?". What
+# answers it is what follows, so the two are one unit (the question, then its reply), and an asking sentence
+# with no reply after it in the chunk is no candidate at all.
+_ASKS = re.compile(r"[?？]\W*$|^\W*(Q|Ｑ|質問)\s*[.:．：]", re.IGNORECASE)
+
+
+def asks(sentence: str) -> bool:
+    """Whether a document sentence is a question (ends with a question mark or is an FAQ's Q. line)."""
+    return _ASKS.search(sentence) is not None
+
+
+def answer_units(text: str) -> list[str]:
+    """The chunk's sentences, each question joined with the sentence that follows it (its reply)."""
+    sentences = split_sentences(text)
+    units = []
+    for i, sentence in enumerate(sentences):
+        if not asks(sentence):
+            units.append(sentence)
+        elif i + 1 < len(sentences) and not asks(sentences[i + 1]):
+            units.append(_span(text, sentence, sentences[i + 1]))
+    return units
+
+
+def _span(text: str, first: str, second: str) -> str:
+    """``first`` through ``second`` as the text has them (so a quoted pair is verbatim, line breaks and all)."""
+    start = text.find(first)
+    end = text.find(second, start + len(first)) if start >= 0 else -1
+    if end < 0:
+        return f"{first} {second}"
+    return text[start : end + len(second)]
+
+
+# --- identifiers -------------------------------------------------------------------------------
+# A cost centre, ticket, fiscal year, grade or model (CC-600, INC-2026-014, FY2028, G4, DB10) names one thing.
+# When no document the asker may read holds it, the documents cannot answer a question about it, however
+# close their topic: the question gets "not found" (the restricted salary table's G4 stays unknown to someone
+# who may not read it). Measures (100m, 1600s, 3rd) start with a digit and are not identifiers.
+_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9\-])[A-Za-z][A-Za-z]*(?:-?[A-Za-z]*\d[A-Za-z0-9]*)(?:-[A-Za-z0-9]+)*(?![A-Za-z0-9\-])")
+
+
+def identifiers(question: str) -> list[str]:
+    """The question's identifiers: a letter first, a digit somewhere (FY2028, CC-600, G4, p95)."""
+    return list(dict.fromkeys(_IDENTIFIER.findall(unicodedata.normalize("NFKC", question))))
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def _holds_identifier(text: str, identifier: str) -> bool:
+    """The identifier in the text, ignoring case, hyphens and spaces (FY 2028 = FY2028); a plural "DB10s" is DB10."""
+    wanted = re.sub(r"(?<=\d)s$", "", _compact(identifier))
+    return bool(wanted) and wanted in _compact(text)
+
+
 # --- specific terms ------------------------------------------------------------------------------
 # The words that pin a question to one fact: numbers, years, versions and ids (2027, 9.0, CC-600, FY2025),
 # capitalised names in English (Munich, HoshiOS), proper nouns and quoted names in Japanese (名古屋, 「梅」).
@@ -212,6 +269,9 @@ class TermStats(Protocol):
     def idf(self, term: str) -> float:
         """Normalised rarity in the corpus: about 1.1 for a term no document has, near 0 for one all have."""
 
+    def mentions(self, identifier: str) -> bool:
+        """Whether any document (that the asker may read) holds this identifier (CC-600, FY2028, G4)."""
+
 
 def normalised_idf(df: int, n: int) -> float:
     return math.log((n + 1) / (df + 0.5)) / math.log(n + 1.5)
@@ -234,6 +294,10 @@ class CountTermStats:
 
     def idf(self, term: str) -> float:
         return normalised_idf(self.df.get(term, 0), max(1, self.n))
+
+    def mentions(self, identifier: str) -> bool:
+        """Only terms are counted here, so an identifier counts as held when each of its terms is somewhere."""
+        return all(self.df.get(t, 0) > 0 for t in tokenize(identifier))
 
 
 class StoreTermStats:
@@ -261,6 +325,16 @@ class StoreTermStats:
                 self._n = max(self.store.count(), len(hits), 1)
             self._cache[term] = normalised_idf(len(hits), self._n)
         return self._cache[term]
+
+    def mentions(self, identifier: str) -> bool:
+        """A BM25 query for the identifier's terms, then its exact form in the hits' text ("CC-600", not "600")."""
+        from core.store import HybridQuery
+
+        sparse = self.encoder.encode_terms(tokenize(identifier))
+        hits = self.store.query(
+            HybridQuery(dense=None, sparse=sparse, principals=self.principals, limit=self.cap, weights=(0.0, 1.0))
+        )
+        return any(_holds_identifier(h.chunk.text + " " + h.chunk.title, identifier) for h in hits)
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -311,6 +385,7 @@ class Assessment:
     candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
     margin: float = -math.inf  # log-odds over the answer threshold of the best sentence's model: >= 0 answers
     gate_margin: float = -math.inf  # the same over the LLM gate's threshold: >= 0 calls the model
+    unknown: tuple[str, ...] = ()  # identifiers of the question that no readable document holds (never answerable)
 
     def answerable(self, threshold: float | None = None) -> bool:
         """At the fitted thresholds, or at one fixed probability threshold when given."""
@@ -335,6 +410,22 @@ def _bridged_terms(term: str) -> frozenset[str]:
         if len(pieces) == 1:
             found.add(pieces[0])
     return frozenset(found)
+
+
+@lru_cache(maxsize=1024)
+def _bridged_phrases(question: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The English question's phrases in the term bridge, each with its translations as single BM25 terms."""
+    from retrieval.term_bridge import default_bridge
+
+    bridge = default_bridge()
+    if bridge is None:
+        return ()
+    found = []
+    for phrase, words in bridge.phrase_translations(question):
+        pieces = frozenset(p[0] for p in map(tokenize, words) if len(p) == 1)
+        if pieces:
+            found.append((phrase, pieces))
+    return tuple(found)
 
 
 @lru_cache(maxsize=8192)
@@ -458,7 +549,14 @@ class AnswerabilityModel:
         empty = {f: 0.0 for f in FEATURES}
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
+        unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
+        if unknown:
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
         alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) for t in terms}
+        for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
+            for t in tokenize(phrase):
+                if t in alternatives:
+                    alternatives[t] = alternatives[t] | translations
         specific = [t for t in terms if t in specific_terms(question)]
         numbers = [t for t in specific if any(ch.isdigit() for ch in t)]  # a year, version or id asked about
         chunk_terms = [_terms(c.chunk.index_text) | _terms(c.chunk.title) for c in chunks]
@@ -478,7 +576,7 @@ class AnswerabilityModel:
         candidates = []
         for rank, hit in enumerate(chunks):
             context = _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
-            for position, sentence in enumerate(split_sentences(hit.chunk.text)):
+            for position, sentence in enumerate(answer_units(hit.chunk.text)):
                 if looks_like_instruction(sentence):
                     continue  # a document's order to the assistant is never an answer
                 words = _terms(sentence)
@@ -524,6 +622,15 @@ class AnswerabilityModel:
         return Assessment(
             1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
             margin=margin, gate_margin=max(g for _, g, _, _, _ in scored),
+        )
+
+    @staticmethod
+    def _unknown_identifiers(question: str, chunks: Sequence[ScoredChunk], term_stats: TermStats) -> tuple[str, ...]:
+        """Identifiers no retrieved chunk holds and the corpus (what the asker may read) never mentions."""
+        texts = [c.chunk.text + " " + c.chunk.title for c in chunks]
+        return tuple(
+            i for i in identifiers(question)
+            if not any(_holds_identifier(t, i) for t in texts) and not term_stats.mentions(i)
         )
 
     def _reads_text(self, text: str) -> bool:

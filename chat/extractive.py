@@ -93,12 +93,12 @@ class ExtractiveAnswerer:
             held = ranked[0].features.get("specific", 1.0)
             close.sort(key=lambda c: (c.features.get("specific", 1.0) < held, not c.features["type"]))
         chosen: list[SentenceCandidate] = []
-        seen: set[str] = set()
+        seen: list[str] = []
         for cand in close:
             key = " ".join(cand.sentence.split()).lower()
-            if key in seen:
-                continue
-            seen.add(key)
+            if any(key == other or other.endswith(key) or key.endswith(other) for other in seen):
+                continue  # the same sentence, or a question's reply quoted with or without its question
+            seen.append(key)
             chosen.append(cand)
             if len(chosen) == self.max_sentences:
                 break

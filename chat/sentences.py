@@ -17,7 +17,17 @@ _BOUNDARY = re.compile(
 _BULLET = re.compile(r"(?m)^\s*(?:[-*+•・]|\d+[.)])\s+")
 
 
+# An FAQ's "Q." or "A." label ends in a full stop but starts its sentence rather than ending one.
+_LABEL = re.compile(r"^(?:Q|A|Ｑ|Ａ)[.．:：]$", re.IGNORECASE)
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a text; list bullets are dropped from the front of items."""
-    parts = _BOUNDARY.split(_BULLET.sub("", text))
-    return [p.strip() for p in parts if p and p.strip()]
+    """Sentences of a text; list bullets are dropped from the front of items, FAQ labels kept with their sentence."""
+    parts = [p.strip() for p in _BOUNDARY.split(_BULLET.sub("", text)) if p and p.strip()]
+    sentences: list[str] = []
+    for part in parts:
+        if sentences and _LABEL.match(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    return sentences

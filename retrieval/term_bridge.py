@@ -112,6 +112,21 @@ class TermBridge:
                     found.append(words[rank])
         return found[:_MAX_TERMS]
 
+    def phrase_translations(self, question: str) -> list[tuple[str, list[str]]]:
+        """The English question's multi-word phrases found in the table, each with its Japanese headwords
+        ("business trip" -> 出張): what the phrase means together, where its words alone would mean other things."""
+        if has_japanese(question):
+            return []
+        words = [w for w in _ENGLISH_WORD.findall(question.lower()) if w not in _ENGLISH_SKIP]
+        found = []
+        for n in range(_MAX_ENGLISH_WORDS, 1, -1):
+            for i in range(len(words) - n + 1):
+                groups = self._english_headword(words[i : i + n])
+                japanese = [w for index in groups for w, _ in self._members(index) if has_japanese(w)]
+                if japanese:
+                    found.append((" ".join(words[i : i + n]), japanese))
+        return found
+
     def query(self, question: str) -> str | None:
         """A search query in the other language, or None when no term of the question could be bridged."""
         words = self.translations(question)

@@ -198,3 +198,25 @@ def test_a_typing_slip_is_corrected_before_the_question_is_embedded(embedder):
     typed = model.assess("how many hours can a vpn sesion last", [chunk])
     spelt = model.assess("how many hours can a vpn session last", [chunk])
     assert typed.features["dense"] == pytest.approx(spelt.features["dense"], abs=1e-6)
+
+
+def test_answer_units_pair_a_question_with_its_reply_and_drop_an_unanswered_one():
+    from chat.answerability import answer_units, asks
+
+    assert asks("Can I expense a parking ticket?") and asks("Q. 領収書をなくしてしまいました。")
+    assert not asks("Parking tickets are not reimbursed.")
+    faq = "Q. 外貨で支払った経費は？ A. カード明細の円換算額で申請してください。\nQ. 誰に聞けばいい？"
+    units = answer_units(faq)
+    assert units[0] == "Q. 外貨で支払った経費は？ A. カード明細の円換算額で申請してください。"
+    assert all(not u.startswith("Q. 誰に") for u in units)  # the last question has no reply in the chunk
+    assert answer_units("Who approves? When? The department head, within a week.") == [
+        "When? The department head, within a week.", "The department head, within a week."]
+
+
+def test_an_english_phrase_meets_its_japanese_word_as_one_term(embedder):
+    # "business trip" is 出張; word by word it would be ビジネス and 旅, which the answering sentence lacks.
+    answering = make_hit("travel", "国内出張の日当は1日あたり3,000円です。", title="出張規定")
+    other = make_hit("rooms", "会議室の予約は4週間先まで可能です。", title="会議室")
+    assessed = AnswerabilityModel(embedder).assess("What allowance do I get on a domestic business trip?", [answering, other])
+    best = assessed.candidates[0]
+    assert best.chunk is answering and best.features["coverage"] > 0.55

@@ -98,3 +98,21 @@ def test_a_near_miss_abstains_where_its_neighbour_answers():
     assert not ExtractiveAnswerer().answer("Where is the Tokyo office?", [offices]).abstained
     near_miss = ExtractiveAnswerer().answer("Where is the Osaka office?", [offices])
     assert near_miss.abstained and near_miss.answerability is not None
+
+
+def test_a_question_in_the_documents_is_quoted_with_its_reply_never_alone():
+    # An FAQ's question restates what people ask; the answer is the line after it.
+    faq = hit("faq", "Q. I lost my receipt. A. Attach the card statement and explain the loss in the notes field. "
+              "Receipts are archived for seven years.", "Expense FAQ")
+    answer = ExtractiveAnswerer().answer("What should I do if I lose a receipt?", [faq])
+    assert not answer.abstained
+    assert "Attach the card statement" in answer.sentences[0].text
+    assert all(s.text != "Q. I lost my receipt." for s in answer.sentences)
+    assert sum("Attach the card statement" in s.text for s in answer.sentences) == 1  # not again without its question
+    # A Slack question is answered by the next message; quoted as the documents have it.
+    thread = hit("thread", "Emi: Can summer leave be taken right after paid leave?\nKenji: Yes, both can be combined.",
+                 "#ask-hr")
+    answer = ExtractiveAnswerer().answer("Can I combine summer leave with paid leave?", [thread])
+    assert not answer.abstained and "Yes, both can be combined." in answer.sentences[0].text
+    assert answer.sentences[0].text in thread.chunk.text
+
