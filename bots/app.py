@@ -60,6 +60,7 @@ class KuraApp:
         self._retired: list[ChunkStore] = []  # stores a re-index switched away from, closed at the next switch
         self._switch_lock = threading.Lock()
         self._retriever: HybridRetriever | None = None
+        self._sentence_store = None  # the answerability check's, once built
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs) -> "KuraApp":
@@ -72,34 +73,9 @@ class KuraApp:
     def embedder(self):
         """The configured embedder (compiled int8 by default, torch as fallback), behind a content-hash cache."""
         if self._embedder is None:
-            from retrieval.embedding_cache import CachedEmbedder
+            from retrieval.embedder_factory import embedder_from_settings
 
-            s = self.settings
-            if s.embedding_backend != "torch":
-                from retrieval.calibration import kura_texts
-                from retrieval.embedder_compiled import CompiledEmbedder
-
-                inner = CompiledEmbedder(
-                    s.embedding_model,
-                    backend=s.embedding_backend,
-                    cache_dir=s.embedder_cache_dir,
-                    batch_size=s.embedding_batch_size,
-                    query_prefix=s.embedding_query_prefix,
-                    passage_prefix=s.embedding_passage_prefix,
-                    threads=s.embedding_threads,
-                    calibration_texts=kura_texts,
-                )
-            else:
-                from retrieval.embedder import SentenceTransformerEmbedder
-
-                inner = SentenceTransformerEmbedder(
-                    s.embedding_model,
-                    batch_size=s.embedding_batch_size,
-                    query_prefix=s.embedding_query_prefix,
-                    passage_prefix=s.embedding_passage_prefix,
-                    device=s.embedding_device,
-                )
-            self._embedder = CachedEmbedder(inner)
+            self._embedder = embedder_from_settings(self.settings)
         return self._embedder
 
     @property
@@ -161,6 +137,7 @@ class KuraApp:
 
         s = self.settings
         store = SentenceVectorStore(Path(s.data_dir) / FILE_NAME, f"{s.embedding_model}|{s.embedding_backend}")
+        self._sentence_store = store  # closed with the app
         return AnswerabilityModel(self.embedder, unk_threshold=s.unk_threshold, sentence_store=store)
 
     @functools.cached_property
@@ -533,6 +510,8 @@ class KuraApp:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._sentence_store is not None:
+            self._sentence_store.close()  # reopened on its next use, like the index
 
     def __enter__(self) -> "KuraApp":
         return self

@@ -82,6 +82,10 @@ class SentenceTransformerEmbedder:
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
+    def load(self) -> None:
+        """Load the model now rather than at the first embedding."""
+        self._load()
+
     def _load(self):
         if self._model is not None:
             return self._model

@@ -189,8 +189,9 @@ def _quantize_onnx_dynamic(source: Path, target: Path) -> None:
 
 def _to_openvino(onnx_file: Path, folder: Path, model_path: str, calibration_texts: Sequence[str] | None) -> None:
     import openvino as ov
+    from openvino.tools.ovc import convert_model  # not in ``ov`` when the runtime was imported without it
 
-    model = ov.convert_model(str(onnx_file))
+    model = convert_model(str(onnx_file))
     if calibration_texts is not None:
         model = _quantize_static(model, model_path, calibration_texts)
     ov.save_model(model, str(folder / "model.xml"), compress_to_fp16=False)

@@ -42,13 +42,29 @@ class CachedEmbedder:
         passages alike (no prefixes, as MiniLM): the answerability check embeds the question as a passage right
         after retrieval embedded it as a query, and the two are the same computation (a batch of one)."""
         vector = self.inner.embed_query(text)
+        self._keep_query(text, vector)
+        return vector
+
+    def start_query(self, text: str):
+        """``embed_query`` started now and finished when the result is called (``CompiledEmbedder.start_query``;
+        an embedder without it computes the vector when asked for). The vector is kept as ``embed_query``'s is."""
+        start = getattr(self.inner, "start_query", None)
+        pending = start(text) if start is not None else (lambda: self.inner.embed_query(text))
+
+        def result() -> np.ndarray:
+            vector = pending()
+            self._keep_query(text, vector)
+            return vector
+
+        return result
+
+    def _keep_query(self, text: str, vector: np.ndarray) -> None:
         if getattr(self.inner, "query_prefix", "") == getattr(self.inner, "passage_prefix", "") and self.capacity:
             with self._lock:
                 self._vectors[_key(text)] = np.asarray(vector, dtype=np.float32)
                 self._vectors.move_to_end(_key(text))
                 while len(self._vectors) > self.capacity:
                     self._vectors.popitem(last=False)
-        return vector
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1

@@ -12,6 +12,7 @@ per batch instead, as sentence-transformers does.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,26 +33,47 @@ class ModelTokenizer:
             raise ConfigError(f"the compiled embedding backends need {path} (a fast tokenizer); "
                               "use KURA_EMBEDDING_BACKEND=torch for this model")
         self.max_length = max_length
-        self._counter = Tokenizer.from_file(str(path))
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        self._encoder = Tokenizer.from_file(str(path))
-        self._encoder.no_padding()
-        self._encoder.enable_truncation(max_length)
-        self.unk_token = _special_tokens(folder).get("unk_token", "[UNK]")
-        self.pad_id = self._counter.token_to_id(_special_tokens(folder).get("pad_token", "[PAD]")) or 0
+        self._path = path
+        # Never truncates, never pads, never changed after this: several threads may use it at once (the pipeline
+        # counts pieces while another thread embeds).
+        self._untruncated = Tokenizer.from_file(str(path))
+        self._untruncated.no_truncation()
+        self._untruncated.no_padding()
+        # The truncating copy is parsed only for the first text over ``max_length``: parsing tokenizer.json
+        # costs ~60 ms of a cold ask, whose short texts never need it.
+        self._truncating = None
+        self._truncating_lock = threading.Lock()
+        specials = _special_tokens(folder)
+        self.unk_token = specials.get("unk_token", "[UNK]")
+        self.pad_id = self._untruncated.token_to_id(specials.get("pad_token", "[PAD]")) or 0
 
     def tokenize(self, text: str) -> list[str]:
         """The text's word-pieces without special tokens (what ``AutoTokenizer.tokenize`` returns)."""
-        return self._counter.encode(text, add_special_tokens=False).tokens
+        return self._untruncated.encode(text, add_special_tokens=False).tokens
 
     def count(self, text: str) -> int:
         """Word-pieces including the special tokens, never truncated."""
-        return len(self._counter.encode(text, add_special_tokens=True).ids)
+        return len(self._untruncated.encode(text, add_special_tokens=True).ids)
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's input ids, truncated at ``max_length`` and not padded: the caller groups them by length."""
-        return [np.asarray(e.ids, dtype=np.int64) for e in self._encoder.encode_batch(list(texts))]
+        encodings = self._untruncated.encode_batch(list(texts))
+        long = [i for i, e in enumerate(encodings) if len(e.ids) > self.max_length]
+        if long:  # cut where the tokenizer's own truncation cuts (the special tokens kept), so ids are the same
+            for i, e in zip(long, self._truncating_tokenizer().encode_batch([texts[i] for i in long])):
+                encodings[i] = e
+        return [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+
+    def _truncating_tokenizer(self):
+        with self._truncating_lock:
+            if self._truncating is None:
+                from tokenizers import Tokenizer
+
+                truncating = Tokenizer.from_file(str(self._path))
+                truncating.no_padding()
+                truncating.enable_truncation(self.max_length)
+                self._truncating = truncating
+            return self._truncating
 
 
 def pad_batch(ids: Sequence[np.ndarray], pad_id: int) -> dict[str, np.ndarray]:

@@ -61,14 +61,20 @@ class MultiQueryRetriever:
         self, query: str, *, top_k: int = 8, principals: Iterable[str], mode=None, sources: Iterable[str] = ()
     ) -> list[ScoredChunk]:
         principals, sources = tuple(principals), tuple(sources)
-        first = self.inner.retrieve(query, top_k=top_k, principals=principals, mode=mode, sources=sources)
         extra = [q for q in self.expand(query) if q and q != query]
         self.last_queries = [query, *extra]
+        queries = [query, *extra]
+        # The same permissions, mode and sources for every version of the question. A retriever that can search
+        # several queries at once (HybridRetriever: embeddings overlap the BM25-only searches) gives the same
+        # rankings as one retrieve per query.
+        many = getattr(self.inner, "retrieve_many", None)
+        if many is not None:
+            rankings = many(queries, top_k=top_k, principals=principals, mode=mode, sources=sources)
+        else:
+            rankings = [self.inner.retrieve(q, top_k=top_k, principals=principals, mode=mode, sources=sources)
+                        for q in queries]
         if not extra:
-            return first
-        rankings = [first]
-        for q in extra:  # the same permissions, mode and sources for every version of the question
-            rankings.append(self.inner.retrieve(q, top_k=top_k, principals=principals, mode=mode, sources=sources))
+            return rankings[0]
         logger.debug("fused %d queries", len(rankings))
         weights = [self.original_weight] + [self.expansion_weight] * len(extra)
         return fuse(rankings, weights, rrf_k=self.rrf_k, top_k=top_k)

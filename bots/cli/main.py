@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
+_ONE_SHOT_COMMANDS = ("ask", "stats")
 
-from bots.cli.reindex import EXIT_LOCKED, reindex
+
+def _no_cyclic_collection_in_one_shot_commands(argv: list[str]) -> None:
+    """Switch the cyclic garbage collector off in a one-shot command (reference counting still frees memory).
+
+    A cold `kura ask` allocates mostly objects that live until it exits (modules, classes, the term tables):
+    the collector ran ~150 times in one ask, 80-100 ms of CPU, and freed next to nothing (peak memory with it
+    off: the same 396 MB). A one-shot command ends before its cyclic garbage could matter; the long-running ones
+    (serve, slack, ingest, reindex) keep the collector. Called before the imports below: they are a third of
+    what the collector scanned.
+    """
+    if argv[:1] and argv[0] in _ONE_SHOT_COMMANDS:
+        gc.disable()
+
+
+_no_cyclic_collection_in_one_shot_commands(sys.argv[1:])
+
+import typer  # noqa: E402 - after the collector is switched off: its import benefits already
+
+from bots.cli.reindex import EXIT_LOCKED, reindex  # noqa: E402
 from core.errors import ConfigError, JobLockedError, KuraError, StoreError, StoreNotFoundError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kura: grounded answers from your company's documents.")
@@ -97,36 +117,23 @@ def _stats_from(cls, data: dict):
     return cls(**values)
 
 
-def _load_in_background(kura):
-    """Load the embedding model on the other core while this thread loads the rest; the started thread, or None.
+def _load_answerer_parts(kura) -> None:
+    """What the extractive answer reads besides the model, loaded in this thread while the model loads in the other.
 
-    A cold `kura ask` needs the model almost at once (the question's embedding), and loading it (the OpenVINO
-    import and compiling the cached model: native code, off the GIL) took as long as everything else the ask
-    loads: the term tables, the answerer's modules. Those are loaded here, in this thread, while the model
-    loads in the other, instead of one after the other (bench/cold_ask.py). Nothing is started without an
-    index, where the ask stops at once. A failure in the model's thread is left for the ask to meet and report.
+    Both term tables are always read by the answerability check; the answerer's modules are imported and the
+    index opened here instead of after the model (bench/cold_ask.py).
     """
-    import threading
-
-    if not kura.store.exists():
-        return None
-    embedder = kura.embedder  # built here: KuraApp's lazy parts are built by one thread
-
-    def load_model() -> None:
-        try:
-            embedder.max_seq_length  # noqa: B018 - reading it loads the model (a warm-up inference would only
-            # delay the question's own: the ask is usually waiting for the model by then)
-        except Exception as exc:  # noqa: BLE001 - the ask meets the same error and reports it
-            logging.getLogger(__name__).debug("loading the model ahead failed: %s", exc)
-
-    thread = threading.Thread(target=load_model, name="kura-load-ahead", daemon=True)
-    thread.start()
     from chat.answerability import default_synonyms
     from retrieval.term_bridge import default_bridge
 
-    default_bridge(), default_synonyms()  # both always read by the extractive answerer's answerability check
-    kura.extractive, kura.cross_language  # their modules, imported while the model loads
-    return thread
+    default_bridge(), default_synonyms()
+    kura.extractive, kura.cross_language  # noqa: B018 - built now, while the model loads
+    # Opens the index (its first search would) and counts it, which the answer's term rarity reads anyway.
+    kura.store.count()
+
+
+class Finished:
+    """A command's result meaning: done, everything it opened is closed; ``main`` may end the process at once."""
 
 
 @app.command()
@@ -140,10 +147,8 @@ def ask(
         "--answerer",
         help="extractive or llm (default: KURA_ANSWERER; auto = llm when KURA_LLM_BASE_URL is set).",
     ),
-) -> None:
+) -> Finished:
     """Answer a question from the indexed documents, with numbered sources."""
-    from chat.sanitize import for_terminal
-
     if answerer is not None and answerer not in ("extractive", "llm", "auto"):
         raise typer.BadParameter("use extractive, llm or auto", param_hint="--answerer")
     settings = _settings()
@@ -151,19 +156,29 @@ def ask(
     request = {"op": "ask", "question": question, "as_user": as_user, "mode": mode, "answerer": answerer}
     answer = _ask_server(settings, request)
     if answer is None:
-        from bots.app import KuraApp
+        from bots.cli.load_ahead import ModelLoadAhead
 
-        with KuraApp(settings) as kura:
-            warm_up = _load_in_background(kura)
-            try:
+        ahead = ModelLoadAhead.start(settings)  # before the imports below, which the model's load overlaps
+        try:
+            from bots.app import KuraApp
+
+            with KuraApp(settings, embedder=ahead.embedder()) as kura:
+                if kura.store.exists():
+                    _load_answerer_parts(kura)
                 principals = kura.principals_for(as_user)
                 answer = kura.ask(question, principals=principals, mode=mode, answerer=answerer).to_dict()
-            finally:
-                if warm_up is not None:
-                    warm_up.join()  # never leave a thread inside the model's runtime while Python shuts down
+        finally:
+            ahead.join()
+    _print_answer(answer, as_json)
+    return Finished()
+
+
+def _print_answer(answer: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
+    from chat.sanitize import for_terminal
+
     # Document text reaches the terminal: no escape sequences, no broadcast mentions.
     typer.echo(for_terminal(answer["answer"]))
     if answer["notice"]:
@@ -268,7 +283,26 @@ def main() -> None:
         logging.getLogger("kura").debug("unexpected error", exc_info=True)
         typer.echo(f"kura: unexpected error: {exc.__class__.__name__}: {without_paths(str(exc))}", err=True)
         sys.exit(EXIT_ERROR)
+    if isinstance(result, Finished):
+        _exit_without_teardown(0)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End the process now, skipping the interpreter's teardown of every module.
+
+    Tearing down what a cold ask imports (OpenVINO's runtime, pydantic, typer, numpy) took ~0.3 s of CPU after
+    the answer was printed, a sixth of the whole ask (bench/cold_ask.py). It is only skipped for a command that
+    returned ``Finished``: its store is closed, its threads joined, its SQLite writes committed. What remains
+    buffered, log handlers and standard output, is flushed first.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`kura ask ... | head`): nothing more can be written
+            code = code or EXIT_ERROR
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "sentence_transformers", "transformers", "openai")
-# Runs the real console entry point in a fresh interpreter, then reports on the process to stderr.
+HEAVY = ("torch", "sentence_transformers", "transformers", "openai",
+         # OpenVINO's model-conversion tools, and with them the usage event they send on every import
+         "openvino.tools.ovc", "openvino_telemetry")
+# Runs the real console entry point in a fresh interpreter, then reports on the process to stderr: when `main`
+# ends a finished ask at once (os._exit, no interpreter teardown), and otherwise when it raises SystemExit.
 ASK = """
-import json, sys, threading
+import gc, json, os, sys, threading
+sys.argv = ["kura", "ask", sys.argv[1], "--json"]  # before the import, as the console script has it
 from bots.cli.main import main
 
 started = []
@@ -23,22 +27,30 @@ def start(self):
     started.append(self.name)
     real_start(self)
 threading.Thread.start = start
-sys.argv = ["kura", "ask", sys.argv[1], "--json"]
-code = 0
+
+def report(code, at_once):
+    report = {"code": code, "at_once": at_once, "heavy": sorted(m for m in %r if m in sys.modules),
+              "started": started, "alive": [t.name for t in threading.enumerate() if t.name.startswith("kura-load")],
+              "model_loaded": "openvino" in sys.modules or "tokenizers" in sys.modules, "gc": gc.isenabled()}
+    print(json.dumps(report), file=sys.stderr, flush=True)
+
+real_exit = os._exit
+def exit_at_once(code):
+    report(code, True)
+    real_exit(code)
+os._exit = exit_at_once
 try:
     main()
 except SystemExit as exc:
-    code = exc.code
-report = {"code": code, "heavy": sorted(m for m in %r if m in sys.modules), "started": started,
-          "alive": [t.name for t in threading.enumerate() if t.name.startswith("kura-load")]}
-print(json.dumps(report), file=sys.stderr)
+    report(exc.code, False)
 """ % (HEAVY,)
 
 
 def env_for(data_dir: Path, tmp: Path) -> dict:
     from core.settings import Settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    # Not PYTHONUNBUFFERED either (set here by the session): a user's stdout into a pipe is block-buffered.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_") and k != "PYTHONUNBUFFERED"}
     env.update({"KURA_DATA_DIR": str(data_dir), "KURA_ANSWERER": "extractive", "HF_HUB_OFFLINE": "1",
                 "PYTHONPATH": str(REPO),
                 # The compiled model from the per-user cache `make install` fills, as a user's ask finds it;
@@ -85,11 +97,32 @@ def test_a_cold_ask_loads_the_model_on_a_second_thread_and_waits_for_it(small_in
     tmp, data = small_index
     report, _ = cold_ask("How do I set up the VPN?", data, tmp)
     assert "kura-load-ahead" in report["started"] and report["alive"] == []
+    # Only Kura's own threads: no telemetry sender (OpenVINO's conversion tools start one in a thread pool).
+    assert all(name.startswith("kura-") for name in report["started"]), report["started"]
+
+
+def test_a_finished_ask_ends_without_the_interpreters_teardown_and_its_output_complete(small_index):
+    tmp, data = small_index
+    report, answer = cold_ask("Who approves an expense report over 50,000 yen?", data, tmp)
+    assert report["code"] == 0 and report["at_once"] is True
+    assert "department head" in answer["answer"] and answer["sources"]  # the whole JSON reached the pipe
+    assert report["gc"] is False  # a one-shot command runs without the cyclic collector
+    # The sentence vectors' SQLite file was closed (its write-ahead log folded back) before the process ended.
+    assert (data / "sentence_vectors.sqlite").exists() and not (data / "sentence_vectors.sqlite-wal").exists()
+
+
+@pytest.mark.parametrize("command", ["ingest", "serve", "reindex"])
+def test_long_running_commands_keep_the_cyclic_collector(command):
+    script = "import gc, sys; sys.argv = ['kura', %r]; import bots.cli.main; print(gc.isenabled())" % command
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
 
 
 def test_without_an_index_nothing_is_loaded_ahead(tmp_path):
     report, _ = cold_ask("How do I set up the VPN?", tmp_path / "empty", tmp_path)
-    assert report["code"] == 3 and report["started"] == []
+    assert report["code"] == 3 and not report["model_loaded"] and report["alive"] == []
+    assert report["at_once"] is False  # a failed ask exits through the usual path
 
 
 def test_embedder_prepare_also_parses_the_term_tables(tmp_path):

@@ -84,3 +84,25 @@ def test_a_query_with_its_own_prefix_is_not_taken_for_a_passage():
     cached.embed_query("vpn")
     cached.embed_documents(["vpn"])
     assert inner.seen == ["vpn", "vpn"]  # embedded twice: the vectors would differ with real prefixes
+
+
+def test_a_started_query_is_kept_as_its_passage_vector_as_embed_query_is(compiled_embedder):
+    from retrieval.embedder_compiled import CompiledEmbedder
+
+    inner = CompiledEmbedder(compiled_embedder.model_name, backend=compiled_embedder.backend,
+                             cache_dir=compiled_embedder.cache_dir, threads=1)
+    cached = CachedEmbedder(inner)
+    inner.load()
+    question = "Who signs off a purchase order over 1 million yen?"
+    vector = cached.start_query(question)()
+    before = inner.texts_embedded
+    assert np.array_equal(cached.embed_documents([question])[0], vector) and inner.texts_embedded == before
+    assert np.array_equal(vector, cached.embed_query(question))
+
+
+def test_an_embedder_without_start_query_computes_when_asked():
+    inner = CountingEmbedder()
+    pending = CachedEmbedder(inner).start_query("vpn")
+    assert inner.seen == []  # nothing yet
+    pending()
+    assert inner.seen == ["vpn"]

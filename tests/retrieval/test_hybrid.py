@@ -64,3 +64,86 @@ def test_modes(retriever):
     assert retriever.retrieve("guest wifi", top_k=1, principals=["public"], mode="dense")[0].dense_score
     with pytest.raises(Exception, match="unknown retriever mode"):
         retriever.retrieve("x", top_k=1, principals=["public"], mode="bogus")
+
+
+QUERIES = ["reach internal systems while I work remotely",  # English: BM25 and an embedding
+           "経費精算の申請書はいつまでに提出しますか",  # Japanese: the model cannot read it, BM25 alone
+           "the the the",  # stop words only: the embedding alone
+           "新幹線 グリーン車"]
+
+
+def test_several_queries_at_once_rank_exactly_as_one_by_one(retriever):
+    for mode in (None, "bm25", "dense", "hybrid"):
+        one_by_one = [retriever.retrieve(q, top_k=4, principals=["public"], mode=mode) for q in QUERIES]
+        together = retriever.retrieve_many(QUERIES, top_k=4, principals=["public"], mode=mode)
+        assert [[(h.chunk.id, h.score) for h in r] for r in together] == \
+            [[(h.chunk.id, h.score) for h in r] for r in one_by_one], mode
+    retriever.retrieve_many(QUERIES[:2], top_k=4, principals=["public"])
+    assert retriever.last_trace.weights[0] == 0.0  # the trace is the last query's (the Japanese one)
+    assert retriever.retrieve_many(QUERIES, top_k=4, principals=[]) == [[], [], [], []]
+
+
+class WatchedEmbedder:
+    """The real embedder, watched: when a query's embedding is started and collected (``start_query``)."""
+
+    def __init__(self, inner, events):
+        self.inner, self.events = inner, events
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_query(self, text):
+        self.events.append(("embedded", text))
+        return self.inner.embed_query(text)
+
+    def start_query(self, text):
+        self.events.append(("started", text))
+
+        def result():
+            self.events.append(("collected", text))
+            return self.inner.embed_query(text)
+
+        return result
+
+
+class WatchedStore:
+    def __init__(self, inner, events):
+        self.inner, self.events = inner, events
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def query(self, query):
+        self.events.append(("searched", "dense" if query.dense is not None else "bm25 only"))
+        return self.inner.query(query)
+
+
+def watched(retriever, events):
+    return HybridRetriever(WatchedStore(retriever.store, events), WatchedEmbedder(retriever.embedder, events),
+                           retriever.sparse_encoder, retriever.fusion)
+
+
+def test_the_bm25_only_query_is_searched_while_the_others_embedding_runs(retriever):
+    events: list = []
+    english, japanese = QUERIES[0], QUERIES[1]
+    together = watched(retriever, events).retrieve_many([english, japanese], top_k=3, principals=["public"])
+    assert events == [("started", english), ("searched", "bm25 only"), ("collected", english), ("searched", "dense")]
+    assert [h.chunk.id for h in together[0]] == [h.chunk.id for h in retriever.retrieve(english, top_k=3,
+                                                                                          principals=["public"])]
+    events.clear()  # one query alone: nothing to search meanwhile, the embedding is made when needed
+    watched(retriever, events).retrieve_many([english], top_k=3, principals=["public"])
+    assert events == [("embedded", english), ("searched", "dense")]
+
+
+def test_a_started_embedding_is_collected_even_when_a_search_fails(retriever):
+    events: list = []
+    broken = watched(retriever, events)
+
+    def failing(query):
+        events.append(("searched", "failed"))
+        raise RuntimeError("the index is gone")
+
+    broken.store.query = failing
+    with pytest.raises(RuntimeError, match="the index is gone"):
+        broken.retrieve_many(QUERIES[:2], top_k=3, principals=["public"])
+    assert events == [("started", QUERIES[0]), ("searched", "failed"), ("collected", QUERIES[0])]

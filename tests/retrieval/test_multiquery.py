@@ -53,3 +53,26 @@ def test_without_other_queries_the_ranking_is_untouched():
     inner = ScriptedRetriever({"q": ["a", "b"]})
     hits = MultiQueryRetriever(inner, lambda q: [q, ""]).retrieve("q", top_k=5, principals=["public"])
     assert [h.chunk.title for h in hits] == ["a", "b"] and hits[0].score == 1.0 and len(inner.calls) == 1
+
+
+class ScriptedManyRetriever(ScriptedRetriever):
+    """Also searches several queries in one call, as HybridRetriever does (its overlap is tested there)."""
+
+    def __init__(self, rankings):
+        super().__init__(rankings)
+        self.batches: list[list[str]] = []
+
+    def retrieve_many(self, queries, *, top_k, principals, mode=None, sources=()):
+        self.batches.append(list(queries))
+        return [self.retrieve(q, top_k=top_k, principals=principals, mode=mode, sources=sources) for q in queries]
+
+
+def test_a_retriever_that_searches_several_queries_gets_them_in_one_call_and_fuses_the_same():
+    rankings = {"q": ["a", "b"], "translated": ["c", "a"]}
+    one_by_one = MultiQueryRetriever(ScriptedRetriever(rankings), lambda q: ["translated"])
+    inner = ScriptedManyRetriever(rankings)
+    together = MultiQueryRetriever(inner, lambda q: ["translated"])
+    expected = one_by_one.retrieve("q", top_k=3, principals=["public"], mode="bm25")
+    got = together.retrieve("q", top_k=3, principals=["public"], mode="bm25")
+    assert inner.batches == [["q", "translated"]]
+    assert [(h.chunk.title, h.score) for h in got] == [(h.chunk.title, h.score) for h in expected]
