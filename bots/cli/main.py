@@ -252,11 +252,14 @@ def main() -> None:
 
     from bots.public_errors import without_paths
 
+    # typer 0.29 ships its own copy of click: its usage errors (typer.BadParameter, a missing argument) are not
+    # click's classes, so both copies' classes are caught, found through typer's public BadParameter.
+    usage_errors = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")})
     try:
         result = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: click prints them its own way
+    except usage_errors as exc:  # usage errors: click prints them its own way
         exc.show()
         sys.exit(exc.exit_code)
     except (typer.Abort, click.exceptions.Abort):

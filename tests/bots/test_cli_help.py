@@ -29,3 +29,20 @@ def test_help_renders(path):
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, f"kura {' '.join(path)} --help failed: {result.output}{result.exception!r}"
     assert "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [((), "Missing argument"), (("x", "--answerer", "bogus"), "use extractive, llm or auto"),
+     (("--bogus", "x"), "No such option")],
+)
+def test_a_usage_error_is_a_usage_message_and_exit_code_2(args, message, monkeypatch, capsys, tmp_path):
+    # Through the console entry point, which sorts errors: not "unexpected error" (typer ships its own click).
+    from bots.cli.main import main
+
+    monkeypatch.setenv("KURA_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["kura", "ask", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err and "unexpected error" not in err
