@@ -60,7 +60,7 @@ def test_a_failed_answer_counts_as_an_error(make_web, monkeypatch, web_kura):
     def broken(*args, **kwargs):
         raise RuntimeError("the index went away")
 
-    monkeypatch.setattr(web_kura.retriever, "retrieve", broken)
+    monkeypatch.setattr(web_kura.store, "query", broken)  # every search, one query or several, goes through it
     events = client.post("/api/stream", json={"question": EXPENSE_Q}, headers=as_user(ALICE)).text
     assert "event: error" in events
     after = scrape(client)
