@@ -14,28 +14,16 @@ def embedder_from_settings(settings: Settings):
     from retrieval.embedding_cache import CachedEmbedder
 
     s = settings
+    shared = {"batch_size": s.embedding_batch_size, "query_prefix": s.embedding_query_prefix,
+              "passage_prefix": s.embedding_passage_prefix}
     if s.embedding_backend != "torch":
         from retrieval.calibration import kura_texts
         from retrieval.embedder_compiled import CompiledEmbedder
 
-        inner = CompiledEmbedder(
-            s.embedding_model,
-            backend=s.embedding_backend,
-            cache_dir=s.embedder_cache_dir,
-            batch_size=s.embedding_batch_size,
-            query_prefix=s.embedding_query_prefix,
-            passage_prefix=s.embedding_passage_prefix,
-            threads=s.embedding_threads,
-            calibration_texts=kura_texts,
-        )
+        inner = CompiledEmbedder(s.embedding_model, backend=s.embedding_backend, cache_dir=s.embedder_cache_dir,
+                                 threads=s.embedding_threads, calibration_texts=kura_texts, **shared)
     else:
         from retrieval.embedder import SentenceTransformerEmbedder
 
-        inner = SentenceTransformerEmbedder(
-            s.embedding_model,
-            batch_size=s.embedding_batch_size,
-            query_prefix=s.embedding_query_prefix,
-            passage_prefix=s.embedding_passage_prefix,
-            device=s.embedding_device,
-        )
+        inner = SentenceTransformerEmbedder(s.embedding_model, device=s.embedding_device, **shared)
     return CachedEmbedder(inner)
