@@ -21,6 +21,8 @@ set the same benchmark runs against that server. One JSON line per size:
     python bench/retrieval.py [--n 100000,300000,1000000] [--queries 1000] [--dir DIR] [--cold]
 
 Serving an index built earlier (kept with --keep): ``--phase serve --n N --dir DIR/nN``.
+``--memory-limit-mb M`` serves inside a memory cgroup of M MB (root; ``bench/memory_cgroup.py``): the kernel then
+keeps the mapped index files within the budget, and the line adds the cgroup's peak charge.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import memory_cgroup  # noqa: E402
 from core.index_layout import IndexLayout  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import HybridQuery  # noqa: E402
@@ -227,8 +230,9 @@ def build(n: int, where: Path, seed: int) -> dict:
 
 
 # --- phase 2: serve (a fresh child process) --------------------------------------------------------
-def serve(n: int, where: Path, seed: int, queries: int, cold: bool = False) -> dict:
+def serve(n: int, where: Path, seed: int, queries: int, cold: bool = False, memory_limit_mb: int = 0) -> dict:
     settings = Settings()
+    limit = memory_cgroup.MemoryLimit(memory_limit_mb, name=_cgroup_name()) if memory_limit_mb else None
     if cold and not settings.qdrant_url:
         evict_page_cache(where / "idx")
     t0 = time.perf_counter()
@@ -289,6 +293,10 @@ def serve(n: int, where: Path, seed: int, queries: int, cold: bool = False) -> d
     steady, peak = rss_mb()
     result["serve_rss_mb"] = round(steady)
     result["serve_peak_mb"] = round(peak)
+    if limit is not None:  # what the cgroup charged: this process's memory and the page cache it touched
+        result["serve_memory_limit_mb"] = limit.limit_mb
+        result["serve_cgroup_now_mb"] = round(limit.usage_mb())
+        result["serve_cgroup_peak_mb"] = round(limit.peak_mb() or 0)
     result.update(rss_split_mb())
     result["rss_by_file_mb"] = rss_by_file_mb()
     store.close()
@@ -306,8 +314,10 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
     common = [sys.executable, __file__, "--seed", str(args.seed), "--queries", str(args.queries)]
     try:
         built = _child(common + ["--phase", "build", "--n", str(n), "--dir", str(where)])
-        served = _child(common + ["--phase", "serve", "--n", str(n), "--dir", str(where)] + (["--cold"] if args.cold else []))
+        served = _child(common + ["--phase", "serve", "--n", str(n), "--dir", str(where)] + (["--cold"] if args.cold else [])
+                        + (["--memory-limit-mb", str(args.memory_limit_mb)] if args.memory_limit_mb else []))
     finally:
+        memory_cgroup.remove(_cgroup_name())
         if not args.keep:
             shutil.rmtree(where, ignore_errors=True)
     layout = IndexLayout.from_settings(Settings())
@@ -322,8 +332,14 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
     }
 
 
+def _cgroup_name() -> str:
+    """The serving child's memory cgroup, named after the parent so the parent can remove it."""
+    parent = os.getppid() if os.environ.get("KURA_BENCH_CHILD") else os.getpid()
+    return f"kura-bench-serve-{parent}"
+
+
 def _child(cmd: list[str]) -> dict:
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "KURA_BENCH_CHILD": "1"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -335,12 +351,14 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to build (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the built index")
     parser.add_argument("--cold", action="store_true", help="evict the index from the page cache before reopening")
+    parser.add_argument("--memory-limit-mb", type=int, default=0,
+                        help="serve inside a memory cgroup of this size (needs root): the serving budget, enforced")
     parser.add_argument("--phase", choices=["build", "serve"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "build":
         print(json.dumps(build(int(args.n), Path(args.dir), args.seed)))
     elif args.phase == "serve":
-        print(json.dumps(serve(int(args.n), Path(args.dir), args.seed, args.queries, args.cold)))
+        print(json.dumps(serve(int(args.n), Path(args.dir), args.seed, args.queries, args.cold, args.memory_limit_mb)))
     else:
         for n in (int(x) for x in args.n.split(",")):
             print(json.dumps(run_size(n, args)), flush=True)
