@@ -33,6 +33,7 @@ import qdrant_edge as qe
 
 from core.errors import StoreError, StoreNotFoundError
 from core.index_layout import IndexLayout
+from core.memory_budget import fill_budget_bytes
 from core.store import (
     BM25,
     DENSE,
@@ -413,14 +414,19 @@ class EdgeStore(ChunkStore):
 _WARM_WINDOW = 4 << 20  # one POSIX_FADV_WILLNEED call caches at most a few MB: ask window by window
 
 
-def _ask_kernel_to_cache(files: list[Path], stop: threading.Event) -> None:
-    """Have the kernel read these files into the page cache (``POSIX_FADV_WILLNEED``), in order, until ``stop``.
+def _ask_kernel_to_cache(files: list[Path], stop: threading.Event, budget: int | None = None) -> int:
+    """Have the kernel read these files into the page cache (``POSIX_FADV_WILLNEED``), in order, until ``stop``
+    or ``budget`` bytes (default: what this process may still fill, ``core.memory_budget``); returns the bytes asked.
 
     At 1M chunks the float32 originals, payloads and BM25 vectors (~3 GB) are too big to read before the first
     query, and until cached each query faulted ~8 of their pages from disk (payloads, originals for rescoring):
     1M hybrid CPU 14.0-16.1 ms a query with them on disk, 11.8-13.1 ms cached (load 4-8). The kernel reads
-    asynchronously; the calls cost ~10 ms of CPU per 32 MB, none of it with the GIL held.
+    asynchronously; the calls cost ~10 ms of CPU per 32 MB, none of it with the GIL held. The budget matters in a
+    container: the page cache is charged to its memory limit, and warming past it evicts the pages queries use.
     """
+    if budget is None:
+        budget = fill_budget_bytes()
+    asked = 0
     for f in files:
         try:
             fd = os.open(f, os.O_RDONLY)
@@ -429,13 +435,15 @@ def _ask_kernel_to_cache(files: list[Path], stop: threading.Event) -> None:
         try:
             size = os.fstat(fd).st_size
             for offset in range(0, size, _WARM_WINDOW):
-                if stop.is_set():
-                    return
+                if stop.is_set() or (budget is not None and asked >= budget):
+                    return asked
                 os.posix_fadvise(fd, offset, _WARM_WINDOW, os.POSIX_FADV_WILLNEED)
+                asked += min(_WARM_WINDOW, size - offset)
         except OSError:
             pass
         finally:
             os.close(fd)
+    return asked
 
 
 def _fsync_dir(path: Path) -> None:
