@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         True, description="Dense vectors as int8 in RAM, float32 originals on disk for rescoring. Set at index creation."
     )
     index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
-    index_hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build beam (set at index creation).")
+    index_hnsw_ef_construct: int = Field(64, ge=4, description="HNSW build beam (set at index creation).")
     index_hnsw_ef: int = Field(64, ge=1, description="HNSW search beam per query (at least limit x oversampling).")
     index_oversampling: float = Field(1.5, ge=1, description="int8 candidates rescored with the originals, x limit.")
     index_max_segment_kb: int = Field(
