@@ -475,7 +475,7 @@ def run(args: argparse.Namespace) -> dict:
         "serve_before": _mem_summary(sampler.of("serve", serve_from, start)),
         "serve_during": _mem_summary(sampler.of("serve", start, end)),
         "serve_after": _mem_summary(sampler.of("serve", end + 5, serve_to)),
-        # The last samples: the server closes the old generation RETIRED_GRACE_S after the switch (bots/app.py).
+        # The last samples: the server closes the old generation KuraApp.retired_grace_s after the switch (bots/app.py).
         "serve_end": _mem_summary(sampler.of("serve", serve_to - 5, serve_to)),
         "both_peak_rss_mb": round(max((r for r, _ in both), default=0)),
         "both_peak_anon_mb": round(max((a for _, a in both), default=0)),
