@@ -57,7 +57,8 @@ class KuraApp:
         self._embedder = embedder
         self._store: ChunkStore | None = None
         self._store_path: Path | None = None  # the embedded index directory the open store serves from
-        self._retired: list[ChunkStore] = []  # stores a re-index switched away from, closed at the next switch
+        # Stores a re-index switched away from, with when: closed once queries that started on them are done.
+        self._retired: list[tuple[float, ChunkStore]] = []
         self._switch_lock = threading.Lock()
         self._retriever: HybridRetriever | None = None
         self._sentence_store = None  # the answerability check's, once built
@@ -87,15 +88,28 @@ class KuraApp:
                 self._store_path = current_index_dir(self.settings.index_dir)
         return self._store
 
+    # Seconds a store a re-index switched away from stays open for the queries that started on it. Every store
+    # use of a request (retrieval, term counts, the readable-turns check) takes milliseconds to seconds.
+    retired_grace_s = 30.0
+
     def _follow_serving_index(self) -> None:
         """Reopen the embedded index when a re-index switched CURRENT to a new one.
 
         One small file read per call. Queries already running on the old store
-        finish on it: it is closed only at the next switch. (A Qdrant server
-        follows its collection alias by itself.)
+        finish on it; it is closed by the first call ``retired_grace_s`` after
+        the switch. Kept open until the next switch instead, it held the old
+        generation's memory in the serving process and its deleted files on
+        disk (the job removes the directory, the mappings keep the space) until
+        the next re-index: bench/reindex_scale.py. (A Qdrant server follows its
+        collection alias by itself.)
         """
         if self._store is None or self.settings.qdrant_url:
             return
+        retired = self._retired  # replaced, never changed in place: this thread's view stays whole
+        if retired and time.monotonic() - retired[-1][0] >= self.retired_grace_s:
+            with self._switch_lock:
+                if self._retired is retired:
+                    self._close_retired()
         serving = current_index_dir(self.settings.index_dir)
         if serving == self._store_path:
             return
@@ -104,7 +118,7 @@ class KuraApp:
                 return
             logger.info("the serving index moved to %s; reopening", serving.name)
             self._close_retired()
-            self._retired = [self._store]
+            self._retired = [(time.monotonic(), self._store)]
             self._store, self._store_path = None, None
             self._retriever = None
 
@@ -498,7 +512,7 @@ class KuraApp:
                                            conversation_id=conversation_id, requested=name)
 
     def _close_retired(self) -> None:
-        for store in self._retired:
+        for _, store in self._retired:
             try:
                 store.close()
             except Exception as exc:  # the re-index job removed its directory: nothing was written, nothing is lost
