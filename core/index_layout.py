@@ -43,6 +43,7 @@ class IndexLayout:
     """Index parameters shared by the embedded and the server store."""
 
     quantize: bool = True
+    vector_datatype: str = "float32"
     hnsw_m: int = 16
     hnsw_ef_construct: int = 64
     hnsw_ef: int = 64
@@ -62,6 +63,8 @@ class IndexLayout:
             raise ValueError("oversampling must be >= 1")
         if self.shards < 1 or self.replication < 1:
             raise ValueError("shard number and replication factor must be >= 1")
+        if self.vector_datatype not in ("float32", "float16"):
+            raise ValueError(f"vector_datatype must be float32 or float16, not {self.vector_datatype!r}")
         if self.read_ahead_cold_mb < 0:
             raise ValueError("read_ahead_cold_mb must be >= 0")
 
@@ -69,6 +72,7 @@ class IndexLayout:
     def from_settings(cls, settings: Settings) -> IndexLayout:
         return cls(
             quantize=settings.index_quantize,
+            vector_datatype=settings.index_vector_datatype,
             hnsw_m=settings.index_hnsw_m,
             hnsw_ef_construct=settings.index_hnsw_ef_construct,
             hnsw_ef=settings.index_hnsw_ef,
@@ -90,6 +94,13 @@ class IndexLayout:
         """
         return max(1, self.max_segment_kb * 1024 * 3 // 4 // (dim * 4))
 
+    @property
+    def engine_segment_kb(self) -> int:
+        """The engine's segment cap. ``max_segment_kb`` counts float32 originals; the engine counts the stored
+        datatype, so a float16 index gets half the cap and its segments keep the same number of points (two full
+        ones still never fit together, so they are never merged into one graph)."""
+        return self.max_segment_kb // 2 if self.vector_datatype == "float16" else self.max_segment_kb
+
     # --- the embedded engine (qdrant_edge) ------------------------------------------------
     def edge_config(self, dense_name: str, sparse_name: str, dim: int) -> Any:
         import qdrant_edge as qe
@@ -104,7 +115,8 @@ class IndexLayout:
         return qe.EdgeConfig(
             vectors={
                 dense_name: qe.EdgeVectorParams(
-                    size=dim, distance=qe.Distance.Cosine, quantization_config=quantization, memory=vector_memory
+                    size=dim, distance=qe.Distance.Cosine, quantization_config=quantization, memory=vector_memory,
+                    datatype=qe.VectorStorageDatatype.Float16 if self.vector_datatype == "float16" else None,
                 )
             },
             # The sparse (BM25) index defaults to pinned in RAM: ~0.6 GB of postings at 1M chunks. A query reads
@@ -115,7 +127,7 @@ class IndexLayout:
             ),
             payload_memory=qe.Memory.Cold,
             optimizers=qe.EdgeOptimizersConfig(
-                max_segment_size=self.max_segment_kb, indexing_threshold=self.indexing_threshold_kb
+                max_segment_size=self.engine_segment_kb, indexing_threshold=self.indexing_threshold_kb
             ),
         )
 
@@ -157,7 +169,8 @@ class IndexLayout:
         return {
             "vectors_config": {
                 dense_name: models.VectorParams(
-                    size=dim, distance=models.Distance.COSINE, on_disk=self.quantize, quantization_config=quantization
+                    size=dim, distance=models.Distance.COSINE, on_disk=self.quantize, quantization_config=quantization,
+                    datatype=models.Datatype.FLOAT16 if self.vector_datatype == "float16" else None,
                 )
             },
             "sparse_vectors_config": {sparse_name: models.SparseVectorParams(modifier=models.Modifier.IDF)},
@@ -165,7 +178,7 @@ class IndexLayout:
                 m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=self.full_scan_kb
             ),
             "optimizers_config": models.OptimizersConfigDiff(
-                max_segment_size=self.max_segment_kb, indexing_threshold=self.indexing_threshold_kb
+                max_segment_size=self.engine_segment_kb, indexing_threshold=self.indexing_threshold_kb
             ),
             "on_disk_payload": True,
             "shard_number": self.shards,

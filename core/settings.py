@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     index_quantize: bool = Field(
         True, description="Dense vectors as int8 in RAM, float32 originals on disk for rescoring. Set at index creation."
     )
+    index_vector_datatype: Literal["float32", "float16"] = Field(
+        "float32", description="How the dense originals are stored (float16 halves them on disk and in page cache). "
+        "Set at index creation."
+    )
     index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
     index_hnsw_ef_construct: int = Field(64, ge=4, description="HNSW build beam (set at index creation).")
     index_hnsw_ef: int = Field(64, ge=1, description="HNSW search beam per query (at least limit x oversampling).")

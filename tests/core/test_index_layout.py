@@ -389,3 +389,43 @@ def test_server_hybrid_query_carries_the_permission_filter_on_the_prefetches_onl
 def test_settings_defaults_are_the_layout_defaults():
     # KURA_INDEX_* unset must give the layout chosen by measurement (the module docstring's figures).
     assert IndexLayout.from_settings(Settings(_env_file=None)) == IndexLayout()
+
+
+def test_float16_originals_take_two_bytes_a_dimension_and_half_the_engine_cap(tmp_path):
+    layout = IndexLayout(vector_datatype="float16", max_segment_kb=100_000)
+    assert layout.engine_segment_kb == 50_000
+    assert layout.segment_points(384) == IndexLayout(max_segment_kb=100_000).segment_points(384)  # same points
+    store = EdgeStore(tmp_path / "idx", layout=layout)
+    store.ensure_collection(16)
+    n = 300
+    vecs = np.random.default_rng(0).standard_normal((n, 16)).astype(np.float32)
+    store.upsert([make_chunk(f"doc:{i}", 0, f"text {i}") for i in range(n)], vecs, [SparseVector((1,), (1.0,))] * n)
+    store.flush()
+    hits = store.query(HybridQuery(dense=vecs[7], sparse=None, principals=("public",), limit=1))
+    store.close()
+    config = _persisted_config(store)
+    assert config["vectors"]["dense"]["datatype"] == "float16"
+    assert config["optimizers"]["max_segment_size"] == 50_000
+    # The engine's vector file records its element size: two bytes a dimension, not four.
+    (storage,) = [json.loads(f.read_text()) for f in (tmp_path / "idx").rglob("vector_storage-dense/vectors/config.json")]
+    assert storage["chunk_size_bytes"] // storage["chunk_size_vectors"] == 16 * 2
+    assert hits and hits[0].chunk.document_id == "doc:7"
+
+
+def test_unknown_vector_datatype_is_refused():
+    with pytest.raises(ValueError, match="float32 or float16"):
+        IndexLayout(vector_datatype="int4")
+
+
+def test_server_collection_gets_float16_originals_too():
+    server = HTTPServer(("127.0.0.1", 0), _RecordingQdrant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ServerStore(f"http://127.0.0.1:{server.server_port}", collection="half",
+                    layout=IndexLayout(vector_datatype="float16")).ensure_collection(8)
+    finally:
+        server.shutdown()
+    body = _RecordingQdrant.bodies["/collections/half"]
+    assert body["vectors"]["dense"]["datatype"] == "float16"
+    assert body["optimizers_config"]["max_segment_size"] == IndexLayout().max_segment_kb // 2
