@@ -85,7 +85,11 @@ _TIME_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _AMOUNT_QUESTION = re.compile(
-    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]",
+    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]|"
+    # "What daily allowance do I get", "What is the budget for X": asking what a money noun is asks for an amount
+    # (the noun heads what is asked: "what is the revision code of the salary bands" asks for a code).
+    r"\bwhat(?:'s| is| are| was| were)?(?: the| a| an| my| our| your)?(?: [\w-]+){0,3}? "
+    r"(fee|cost|price|allowance|budget|fare|salary|wage|stipend|per diem)s?\b",
     re.IGNORECASE,
 )
 _COUNT_QUESTION = re.compile(
@@ -105,7 +109,8 @@ _HAS_TIME = re.compile(
     rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜)|"
     rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
     rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
-    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前営業日|以内|まで",
+    # まで / 以内 ("until", "within") are a time only with a number or a day before them, which the units above match.
+    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前月|[前当翌]日|[前翌]営業日|月末|月初|年末|年始|年度末",
     re.IGNORECASE,
 )
 _HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
@@ -125,7 +130,25 @@ def expected_type(question: str) -> str:
     return ""
 
 
+# What a sentence says, for its answer type: not the chat message's header ("Yuki Sato (2026-03-11 14:10): ...",
+# the time it was posted, which every message of a thread has), not the digits of a link (".../pages/1009" is no
+# year) and not those of a hyphenated id (INC-2026-014, AMR-200: neither a year nor a count). Otherwise every chat
+# message, linked line or ticket mention would look like it holds a time, a number and a name.
+_MESSAGE_HEADER = re.compile(
+    r"^\s*[^\s:()\[\]][^:()\[\]\n]{0,60}[(\[]\s*\d{4}-\d\d-\d\d[ T]\d{1,2}:\d\d(?::\d\d)?\s*[)\]]\s*:\s*"
+)
+_LINK = re.compile(r"<(?:https?|mailto):[^|>\s]*\|([^>]*)>|<(?:https?|mailto):[^>\s]*>|\b(?:https?://|www\.)\S+")
+_HYPHENATED_ID = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*-[A-Za-z0-9]*\d[A-Za-z0-9-]*")
+
+
+def said(sentence: str) -> str:
+    """The sentence without a chat message's speaker-and-time header, link targets (a label stays) and hyphenated ids."""
+    text = _LINK.sub(lambda m: m.group(1) or " ", _MESSAGE_HEADER.sub("", sentence, count=1))
+    return _HYPHENATED_ID.sub(" ", text)
+
+
 def holds_type(sentence: str, kind: str) -> bool:
+    sentence = said(sentence)
     if kind == "time":
         return _HAS_TIME.search(sentence) is not None
     if kind == "amount":

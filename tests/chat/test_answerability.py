@@ -220,3 +220,26 @@ def test_an_english_phrase_meets_its_japanese_word_as_one_term(embedder):
     assessed = AnswerabilityModel(embedder).assess("What allowance do I get on a domestic business trip?", [answering, other])
     best = assessed.candidates[0]
     assert best.chunk is answering and best.features["coverage"] > 0.55
+
+
+def test_a_chat_header_a_link_or_a_ticket_id_is_no_answer_type():
+    # The time a message was posted, a link's page number and a ticket's year are not what the sentence says.
+    header = "Yuki Sato (2026-03-11 14:35): the token was rotated by the platform team."
+    assert not holds_type(header, "time") and not holds_type(header, "count") and not holds_type(header, "name")
+    assert holds_type("Ben Fischer (2026-03-11 14:38): It was rotated on 2026-02-06.", "time")
+    linked = "フォームは <https://wiki.example/spaces/OFFICE/pages/1009|東京オフィスガイド> にリンクがあります。"
+    assert not holds_type(linked, "time") and not holds_type("See https://wiki.example/2019/rules for the rules.", "time")
+    assert not holds_type("SEV1 declared for INC-2026-014.", "time")
+    assert holds_type("INC-2026-014 ended at 14:49.", "time")
+    # まで ("until") alone is no time; with a day or a number before it, it is.
+    assert not holds_type("質問は総務担当までお願いします。", "time")
+    assert holds_type("申請は前日までに出してください。", "time") and holds_type("申請は3日前までに出してください。", "time")
+
+
+def test_asking_what_a_money_noun_is_expects_an_amount():
+    assert expected_type("What daily allowance do I get on a business trip?") == "amount"
+    assert expected_type("What's the monthly remote work allowance in Berlin?") == "amount"
+    assert expected_type("What is the budget for the summer party?") == "amount"
+    # The money noun must head what is asked.
+    assert expected_type("What is the revision code of the FY2026 salary bands?") == ""
+    assert expected_type("How do I claim the allowance?") == ""
