@@ -92,6 +92,13 @@ def test_a_page_number_in_a_link_is_no_time():
     assert answer.sentences[0].text == "ビルの入館可能時間は 7:00〜22:00 です。"
 
 
+def test_a_sentence_wrapped_over_two_lines_is_quoted_whole():
+    chunk = hit("berlin", "- Wi-Fi for employees: Hoshi-Corp (sign in with HoshiID).\n"
+                "- Guests use Hoshi-Guest; the guest password is shown on the screen at\n  reception.", "Berlin office guide")
+    answer = ExtractiveAnswerer().answer("Where is the guest password for the Berlin office?", [chunk])
+    assert answer.sentences[0].text == "Guests use Hoshi-Guest; the guest password is shown on the screen at reception."
+
+
 def test_a_sentence_about_another_office_is_not_moved_ahead_for_its_type():
     # Both sentences are close; only the Berlin one holds an amount, but the question asks about Tokyo.
     chunk = hit("badge", "In Tokyo a lost office badge is replaced by reception the same day. "
