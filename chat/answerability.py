@@ -451,10 +451,15 @@ def _bridged_phrases(question: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(found)
 
 
+# A hyphenated word is also written joined: on-call / oncall, Wi-Fi / wifi, e-mail / email, sign-in / signin.
+_HYPHENATED_WORD = re.compile(r"(?<![\w-])[A-Za-z]+(?:-[A-Za-z]+)+(?![\w-])")
+
+
 @lru_cache(maxsize=8192)
 def _terms(text: str) -> frozenset[str]:
-    """BM25 terms of the text, plus the readings of its Japanese words (see ``_reading_of``)."""
-    terms = frozenset(tokenize(text))
+    """BM25 terms of the text, the joined form of its hyphenated words, and the readings of its Japanese words
+    (see ``_reading_of``)."""
+    terms = frozenset(tokenize(text)) | frozenset(w.replace("-", "").lower() for w in _HYPHENATED_WORD.findall(text))
     if has_japanese(text):
         from retrieval.tokenize import japanese_readings
 

@@ -243,3 +243,13 @@ def test_asking_what_a_money_noun_is_expects_an_amount():
     # The money noun must head what is asked.
     assert expected_type("What is the revision code of the FY2026 salary bands?") == ""
     assert expected_type("How do I claim the allowance?") == ""
+
+
+def test_a_hyphenated_word_meets_its_joined_spelling():
+    # "oncall" in the question is "on-call" in the document (Wi-Fi / wifi, e-mail / email alike).
+    chunk = make_hit("oncall", "The on-call rotation changes every Monday at 10:00.", title="Rotation")
+    other = make_hit("desk", "The rotation of desks changes every Monday at 10:00.", title="Rotation")
+    model = AnswerabilityModel()
+    joined = model.assess("oncall rotation", [chunk, other])
+    best = joined.candidates[0]
+    assert best.sentence.startswith("The on-call") and best.features["coverage"] > 0.9
