@@ -461,9 +461,10 @@ def _terms(text: str) -> frozenset[str]:
     (see ``_reading_of``)."""
     terms = frozenset(tokenize(text)) | frozenset(w.replace("-", "").lower() for w in _HYPHENATED_WORD.findall(text))
     if has_japanese(text):
-        from retrieval.tokenize import japanese_readings
+        from retrieval.tokenize import japanese_readings, japanese_stems
 
         terms |= frozenset(_READING + r for r in japanese_readings(text))
+        terms |= frozenset(_STEM + r for r in japanese_stems(text))
     return terms
 
 
@@ -477,6 +478,20 @@ def _reading_of(term: str) -> frozenset[str]:
 
     readings = japanese_readings(term) if has_japanese(term) else []
     return frozenset((_READING + readings[0],)) if len(readings) == 1 else frozenset()
+
+
+_STEM = "\x1d"  # marks a kanji stem among the terms (see ``_stem_of``)
+_HIRAGANA = re.compile(r"[\u3041-\u309f]")
+
+
+@lru_cache(maxsize=8192)
+def _stem_of(term: str) -> frozenset[str]:
+    """A Japanese term written with okurigana, by its kanji alone: the noun 繰り越し meets the verb 繰り越せます
+    (Sudachi splits that into 繰る / 越す), 振り込み meets 振り込まれます. Terms of pure kanji match as they are."""
+    from retrieval.tokenize import kanji_stem
+
+    stem = kanji_stem(term) if _HIRAGANA.search(term) else ""
+    return frozenset((_STEM + stem,)) if stem else frozenset()
 
 
 def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
@@ -580,7 +595,7 @@ class AnswerabilityModel:
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
-        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) for t in terms}
+        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) | _stem_of(t) for t in terms}
         for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
             for t in tokenize(phrase):
                 if t in alternatives:

@@ -253,3 +253,17 @@ def test_a_hyphenated_word_meets_its_joined_spelling():
     joined = model.assess("oncall rotation", [chunk, other])
     best = joined.candidates[0]
     assert best.sentence.startswith("The on-call") and best.features["coverage"] > 0.9
+
+
+def test_a_japanese_noun_meets_its_verb_by_its_kanji():
+    from retrieval.tokenize import japanese_stems, kanji_stem
+
+    # 繰越 / 繰り越し (noun) and 繰り越せます (verb, which Sudachi splits into 繰る / 越す) are one word.
+    assert kanji_stem("繰り越し") == kanji_stem("繰越") == "繰越" and kanji_stem("日") == ""
+    assert "繰越" in japanese_stems("有給休暇は翌年度に繰り越せます。")
+    assert "振込" in japanese_stems("経費は給与と一緒に振り込まれます。")
+    carry = make_hit("leave", "年次有給休暇は最大20日まで翌年度に繰り越せます。", title="休暇")
+    other = make_hit("summer", "夏季休暇は有給休暇と続けて取れます。", title="休暇")
+    verdict = AnswerabilityModel().assess("有給 繰越", [other, carry])
+    best = verdict.candidates[0]
+    assert best.sentence.startswith("年次有給休暇") and best.features["coverage"] > 0.9
