@@ -85,7 +85,11 @@ _TIME_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _AMOUNT_QUESTION = re.compile(
-    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]",
+    r"\b(how much|what (percentage|percent|amount|price|rate)|what does .+ cost)\b|いくら|幾ら|何円|何パーセント|金額|何[%％割]|"
+    # "What daily allowance do I get", "What is the budget for X": asking what a money noun is asks for an amount
+    # (the noun heads what is asked: "what is the revision code of the salary bands" asks for a code).
+    r"\bwhat(?:'s| is| are| was| were)?(?: the| a| an| my| our| your)?(?: [\w-]+){0,3}? "
+    r"(fee|cost|price|allowance|budget|fare|salary|wage|stipend|per diem)s?\b",
     re.IGNORECASE,
 )
 _COUNT_QUESTION = re.compile(
@@ -105,7 +109,8 @@ _HAS_TIME = re.compile(
     rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜)|"
     rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
     rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
-    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前営業日|以内|まで",
+    # まで / 以内 ("until", "within") are a time only with a number or a day before them, which the units above match.
+    rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前月|[前当翌]日|[前翌]営業日|月末|月初|年末|年始|年度末",
     re.IGNORECASE,
 )
 _HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
@@ -125,7 +130,25 @@ def expected_type(question: str) -> str:
     return ""
 
 
+# What a sentence says, for its answer type: not the chat message's header ("Yuki Sato (2026-03-11 14:10): ...",
+# the time it was posted, which every message of a thread has), not the digits of a link (".../pages/1009" is no
+# year) and not those of a hyphenated id (INC-2026-014, AMR-200: neither a year nor a count). Otherwise every chat
+# message, linked line or ticket mention would look like it holds a time, a number and a name.
+_MESSAGE_HEADER = re.compile(
+    r"^\s*[^\s:()\[\]][^:()\[\]\n]{0,60}[(\[]\s*\d{4}-\d\d-\d\d[ T]\d{1,2}:\d\d(?::\d\d)?\s*[)\]]\s*:\s*"
+)
+_LINK = re.compile(r"<(?:https?|mailto):[^|>\s]*\|([^>]*)>|<(?:https?|mailto):[^>\s]*>|\b(?:https?://|www\.)\S+")
+_HYPHENATED_ID = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*-[A-Za-z0-9]*\d[A-Za-z0-9-]*")
+
+
+def said(sentence: str) -> str:
+    """The sentence without a chat message's speaker-and-time header, link targets (a label stays) and hyphenated ids."""
+    text = _LINK.sub(lambda m: m.group(1) or " ", _MESSAGE_HEADER.sub("", sentence, count=1))
+    return _HYPHENATED_ID.sub(" ", text)
+
+
 def holds_type(sentence: str, kind: str) -> bool:
+    sentence = said(sentence)
     if kind == "time":
         return _HAS_TIME.search(sentence) is not None
     if kind == "amount":
@@ -428,14 +451,58 @@ def _bridged_phrases(question: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(found)
 
 
+# A dictionary translation is a base form (ロボット -> robot, 切符 -> ticket) and English text inflects it (212 robots,
+# parking tickets), so a translated term meets the English words by a light stem. Only translations are stemmed:
+# an English question meets English text as it always did (its weights were fitted so).
+_STEM_EN = "\x1c"  # marks an English stem among the terms
+
+
+@lru_cache(maxsize=16384)
+def english_stem(word: str) -> str:
+    """``word`` without its plural or verb ending (ies -> y, es, s, ed, ing; a doubled last consonant and a final
+    e dropped): robots -> robot, locked -> lock, approving / approved / approve -> approv. A short word is its own
+    stem; "" for numeric or non-Latin words."""
+    if not word.isascii() or not word.isalpha():
+        return ""
+    if len(word) < 4:
+        return word
+    stem = word
+    if stem.endswith("ies") and len(stem) > 4:
+        stem = stem[:-3] + "y"
+    elif stem.endswith(("sses", "shes", "ches", "xes", "zes")):
+        stem = stem[:-2]
+    elif stem.endswith("s") and not stem.endswith(("ss", "us", "is")):
+        stem = stem[:-1]
+    elif stem.endswith("ing") and len(stem) >= 7:
+        stem = stem[:-3]
+    elif stem.endswith("ed") and len(stem) >= 6:
+        stem = stem[:-2]
+    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+        stem = stem[:-1]  # stopped -> stop, planning -> plan
+    if stem.endswith("e") and len(stem) > 4:
+        stem = stem[:-1]  # approve -> approv, like approved and approving
+    return stem
+
+
+def _english_stems(terms) -> frozenset[str]:
+    return frozenset(_STEM_EN + s for s in map(english_stem, terms) if s)
+
+
+# A hyphenated word is also written joined: on-call / oncall, Wi-Fi / wifi, e-mail / email, sign-in / signin.
+_HYPHENATED_WORD = re.compile(r"(?<![\w-])[A-Za-z]+(?:-[A-Za-z]+)+(?![\w-])")
+
+
 @lru_cache(maxsize=8192)
 def _terms(text: str) -> frozenset[str]:
-    """BM25 terms of the text, plus the readings of its Japanese words (see ``_reading_of``)."""
-    terms = frozenset(tokenize(text))
+    """BM25 terms of the text, the joined form of its hyphenated words, and the readings of its Japanese words
+    (see ``_reading_of``)."""
+    terms = frozenset(tokenize(text)) | frozenset(w.replace("-", "").lower() for w in _HYPHENATED_WORD.findall(text))
+    terms |= _english_stems(terms)
     if has_japanese(text):
-        from retrieval.tokenize import japanese_readings
+        from retrieval.tokenize import japanese_readings, japanese_stems
 
         terms |= frozenset(_READING + r for r in japanese_readings(text))
+        terms |= frozenset(_STEM + r for r in japanese_stems(text))
     return terms
 
 
@@ -449,6 +516,20 @@ def _reading_of(term: str) -> frozenset[str]:
 
     readings = japanese_readings(term) if has_japanese(term) else []
     return frozenset((_READING + readings[0],)) if len(readings) == 1 else frozenset()
+
+
+_STEM = "\x1d"  # marks a kanji stem among the terms (see ``_stem_of``)
+_HIRAGANA = re.compile(r"[\u3041-\u309f]")
+
+
+@lru_cache(maxsize=8192)
+def _stem_of(term: str) -> frozenset[str]:
+    """A Japanese term written with okurigana, by its kanji alone: the noun 繰り越し meets the verb 繰り越せます
+    (Sudachi splits that into 繰る / 越す), 振り込み meets 振り込まれます. Terms of pure kanji match as they are."""
+    from retrieval.tokenize import kanji_stem
+
+    stem = kanji_stem(term) if _HIRAGANA.search(term) else ""
+    return frozenset((_STEM + stem,)) if stem else frozenset()
 
 
 def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
@@ -552,7 +633,7 @@ class AnswerabilityModel:
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
-        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) for t in terms}
+        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) | _stem_of(t) for t in terms}
         for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
             for t in tokenize(phrase):
                 if t in alternatives:
@@ -644,8 +725,10 @@ class AnswerabilityModel:
         return (first + rest)[:_DENSE_MAX_SENTENCES]
 
     def _bridged(self, term: str) -> frozenset[str]:
-        """The term in the other language (the term bridge's tables), as single BM25 terms."""
-        return _bridged_terms(term)
+        """The term in the other language (the term bridge's tables), as single BM25 terms; English translations
+        also by their stem (see ``english_stem``)."""
+        translations = _bridged_terms(term)
+        return translations | _english_stems(translations)
 
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure a first sight of each sentence with it)."""

@@ -107,3 +107,31 @@ def japanese_readings(text: str) -> list[str]:
         for m in _sudachi().tokenize(piece, SplitMode.A)
         if m.part_of_speech()[0] not in _DROP_POS and has_japanese(m.surface()) and len(m.reading_form()) >= 2
     ]
+
+
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
+
+
+def kanji_stem(word: str) -> str:
+    """The word's kanji alone when it has two or more: 繰り越し, 繰越 and 繰り越す are all 繰越, 振込 and 振り込む 振込.
+
+    Japanese writes the same word with or without its okurigana (the kana between and after the kanji), and as a
+    noun or a verb; Sudachi normalises the nouns (振込 -> 振り込み) but splits a compound verb into its parts
+    (振り込まれます -> 振る / 込む), so the noun and the verb only meet by their kanji. "" for fewer than two kanji.
+    """
+    stem = "".join(_KANJI.findall(word))
+    return stem if len(stem) >= 2 else ""
+
+
+def japanese_stems(text: str) -> list[str]:
+    """``kanji_stem`` of each whole word in ``text`` (Sudachi's longest split, so a compound verb stays one word)."""
+    from sudachipy import SplitMode
+
+    text = unicodedata.normalize("NFKC", text)
+    stems = (
+        kanji_stem(m.normalized_form())
+        for piece in _pieces(text, _SUDACHI_MAX_CHARS)
+        for m in _sudachi().tokenize(piece, SplitMode.C)
+        if m.part_of_speech()[0] not in _DROP_POS
+    )
+    return [s for s in stems if s]

@@ -220,3 +220,68 @@ def test_an_english_phrase_meets_its_japanese_word_as_one_term(embedder):
     assessed = AnswerabilityModel(embedder).assess("What allowance do I get on a domestic business trip?", [answering, other])
     best = assessed.candidates[0]
     assert best.chunk is answering and best.features["coverage"] > 0.55
+
+
+def test_a_chat_header_a_link_or_a_ticket_id_is_no_answer_type():
+    # The time a message was posted, a link's page number and a ticket's year are not what the sentence says.
+    header = "Yuki Sato (2026-03-11 14:35): the token was rotated by the platform team."
+    assert not holds_type(header, "time") and not holds_type(header, "count") and not holds_type(header, "name")
+    assert holds_type("Ben Fischer (2026-03-11 14:38): It was rotated on 2026-02-06.", "time")
+    linked = "フォームは <https://wiki.example/spaces/OFFICE/pages/1009|東京オフィスガイド> にリンクがあります。"
+    assert not holds_type(linked, "time") and not holds_type("See https://wiki.example/2019/rules for the rules.", "time")
+    assert not holds_type("SEV1 declared for INC-2026-014.", "time")
+    assert holds_type("INC-2026-014 ended at 14:49.", "time")
+    # まで ("until") alone is no time; with a day or a number before it, it is.
+    assert not holds_type("質問は総務担当までお願いします。", "time")
+    assert holds_type("申請は前日までに出してください。", "time") and holds_type("申請は3日前までに出してください。", "time")
+
+
+def test_asking_what_a_money_noun_is_expects_an_amount():
+    assert expected_type("What daily allowance do I get on a business trip?") == "amount"
+    assert expected_type("What's the monthly remote work allowance in Berlin?") == "amount"
+    assert expected_type("What is the budget for the summer party?") == "amount"
+    # The money noun must head what is asked.
+    assert expected_type("What is the revision code of the FY2026 salary bands?") == ""
+    assert expected_type("How do I claim the allowance?") == ""
+
+
+def test_a_hyphenated_word_meets_its_joined_spelling():
+    # "oncall" in the question is "on-call" in the document (Wi-Fi / wifi, e-mail / email alike).
+    chunk = make_hit("oncall", "The on-call rotation changes every Monday at 10:00.", title="Rotation")
+    other = make_hit("desk", "The rotation of desks changes every Monday at 10:00.", title="Rotation")
+    model = AnswerabilityModel()
+    joined = model.assess("oncall rotation", [chunk, other])
+    best = joined.candidates[0]
+    assert best.sentence.startswith("The on-call") and best.features["coverage"] > 0.9
+
+
+def test_a_japanese_noun_meets_its_verb_by_its_kanji():
+    from retrieval.tokenize import japanese_stems, kanji_stem
+
+    # 繰越 / 繰り越し (noun) and 繰り越せます (verb, which Sudachi splits into 繰る / 越す) are one word.
+    assert kanji_stem("繰り越し") == kanji_stem("繰越") == "繰越" and kanji_stem("日") == ""
+    assert "繰越" in japanese_stems("有給休暇は翌年度に繰り越せます。")
+    assert "振込" in japanese_stems("経費は給与と一緒に振り込まれます。")
+    carry = make_hit("leave", "年次有給休暇は最大20日まで翌年度に繰り越せます。", title="休暇")
+    other = make_hit("summer", "夏季休暇は有給休暇と続けて取れます。", title="休暇")
+    verdict = AnswerabilityModel().assess("有給 繰越", [other, carry])
+    best = verdict.candidates[0]
+    assert best.sentence.startswith("年次有給休暇") and best.features["coverage"] > 0.9
+
+
+def test_a_translated_term_meets_the_english_word_however_it_is_inflected():
+    # ロボット is "robot" in the term bridge; the English page says "robots".
+    plural = make_hit("inc", "Count from the fleet console: 212 robots paused at 9 sites.", title="#incidents")
+    other = make_hit("inc2", "Customers lost an estimated 9,900 minutes of picking time.", title="#incidents")
+    verdict = AnswerabilityModel().assess("何台のロボットが停止しましたか？", [other, plural])
+    best = verdict.candidates[0]
+    assert best.sentence.startswith("Count from") and best.features["coverage"] > 0.3
+
+
+def test_english_stems_fold_plurals_and_tenses():
+    from chat.answerability import english_stem
+
+    for words in (["robot", "robots"], ["policy", "policies"], ["lock", "locked"], ["visit", "visiting"],
+                  ["approve", "approved", "approving"], ["stop", "stopped"], ["box", "boxes"]):
+        assert len({english_stem(w) for w in words}) == 1, words
+    assert english_stem("status") == "status" and english_stem("ring") == "ring" and english_stem("2026") == ""

@@ -77,6 +77,28 @@ def test_a_sentence_holding_the_expected_answer_type_is_preferred():
     assert answer.sentences[0].text == "Expense claims are filed within 30 days of the receipt."
 
 
+def test_a_chat_message_is_not_preferred_for_the_time_it_was_posted():
+    # Every message of a thread carries its posting time; only the second one says when the token was rotated.
+    thread = hit("incident", "Yuki Sato (2026-03-11 14:35): The DNS token was rotated in Vault but the secret is stale.\n\n"
+                 "Ben Fischer (2026-03-11 14:38): The DNS token was rotated on 2026-02-06 by the platform team.", "#incidents")
+    answer = ExtractiveAnswerer().answer("When was the DNS token rotated?", [thread])
+    assert answer.sentences[0].text.startswith("Ben Fischer")
+
+
+def test_a_page_number_in_a_link_is_no_time():
+    chunk = hit("office", "東京オフィスのビルの入館申請フォームは <https://wiki.example/pages/1009|ガイド> にあります。"
+                "ビルの入館可能時間は 7:00〜22:00 です。", "東京オフィスガイド")
+    answer = ExtractiveAnswerer().answer("東京オフィスのビルには何時から入館できますか？", [chunk])
+    assert answer.sentences[0].text == "ビルの入館可能時間は 7:00〜22:00 です。"
+
+
+def test_a_sentence_wrapped_over_two_lines_is_quoted_whole():
+    chunk = hit("berlin", "- Wi-Fi for employees: Hoshi-Corp (sign in with HoshiID).\n"
+                "- Guests use Hoshi-Guest; the guest password is shown on the screen at\n  reception.", "Berlin office guide")
+    answer = ExtractiveAnswerer().answer("Where is the guest password for the Berlin office?", [chunk])
+    assert answer.sentences[0].text == "Guests use Hoshi-Guest; the guest password is shown on the screen at reception."
+
+
 def test_a_sentence_about_another_office_is_not_moved_ahead_for_its_type():
     # Both sentences are close; only the Berlin one holds an amount, but the question asks about Tokyo.
     chunk = hit("badge", "In Tokyo a lost office badge is replaced by reception the same day. "
