@@ -84,7 +84,7 @@ def is_staged(payload: dict[str, Any]) -> bool:
 
 
 def chunk_to_payload(chunk: Chunk, *, staged: bool = False) -> dict[str, Any]:
-    payload = {f.name: getattr(chunk, f.name) for f in fields(chunk)}
+    payload = {name: getattr(chunk, name) for name in _CHUNK_FIELD_NAMES}
     payload["heading_path"] = list(chunk.heading_path)
     payload["principals"] = [] if staged else list(chunk.principals)
     payload["chunk_id"] = chunk.id
@@ -98,7 +98,8 @@ def publish_payload(principals: Sequence[str]) -> dict[str, Any]:
     return {"principals": list(principals), STAGED: "no"}
 
 
-_CHUNK_FIELDS = frozenset(f.name for f in fields(Chunk))  # once: ``fields()`` cost ~20 us a hit, 8 hits a query
+_CHUNK_FIELD_NAMES = tuple(f.name for f in fields(Chunk))  # once: ``fields()`` costs ~5 us a call, a call a chunk
+_CHUNK_FIELDS = frozenset(_CHUNK_FIELD_NAMES)
 
 
 def payload_to_chunk(payload: dict[str, Any]) -> Chunk:
