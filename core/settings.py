@@ -103,8 +103,8 @@ class Settings(BaseSettings):
         True, description="Dense vectors as int8 in RAM, float32 originals on disk for rescoring. Set at index creation."
     )
     index_vector_datatype: Literal["float32", "float16"] = Field(
-        "float32", description="How the dense originals are stored (float16 halves them on disk and in page cache). "
-        "Set at index creation."
+        "float16", description="How the dense originals are stored for rescoring (float16: half the disk and page "
+        "cache of float32, the same recall). Set at index creation."
     )
     index_hnsw_m: int = Field(16, ge=4, description="HNSW edges per node (set at index creation).")
     index_hnsw_ef_construct: int = Field(64, ge=4, description="HNSW build beam (set at index creation).")

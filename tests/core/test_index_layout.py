@@ -36,7 +36,8 @@ def test_embedded_index_is_int8_in_ram_with_originals_and_payloads_on_disk(tmp_p
     assert dense["memory"] == "cold"
     assert config["payload_memory"] == "cold"
     assert config["sparse_vectors"]["bm25"]["memory"] == "cold"
-    assert config["optimizers"]["max_segment_size"] == 123_000
+    assert config["vectors"]["dense"]["datatype"] == "float16"  # the default: half the originals' bytes
+    assert config["optimizers"]["max_segment_size"] == 61_500  # the cap counts float32 originals
 
 
 def test_unquantized_layout_keeps_float_vectors_in_ram(tmp_path):
@@ -107,7 +108,7 @@ def test_server_collection_gets_the_same_design():
     assert body["shard_number"] == 3
     assert body["replication_factor"] == 2
     # The segment cap the embedded store fills to 3/4 per batch: a server's optimizer keeps segments as large.
-    assert body["optimizers_config"]["max_segment_size"] == IndexLayout().max_segment_kb
+    assert body["optimizers_config"]["max_segment_size"] == IndexLayout().engine_segment_kb
     assert body["sparse_vectors"]["bm25"]["modifier"] == "idf"
 
 
@@ -277,7 +278,8 @@ def test_the_cold_parts_the_read_ahead_leaves_are_cached_in_the_background_after
 def test_the_embedded_store_writes_one_segment_per_batch_and_never_merges_two_full_ones(tmp_path):
     # 1M chunks of 384 dims at the default cap: 2 segments of 500k (searched on 2 threads), not 5 of 200k.
     assert IndexLayout().segment_points(384) == 500_000
-    layout = IndexLayout(max_segment_kb=5, indexing_threshold_kb=1)  # 8 dims: 120 points a segment
+    # float32 originals: at 8 dims the 60-point leftover stays above the 1 KB indexing threshold (float16: 0.96 KB).
+    layout = IndexLayout(max_segment_kb=5, indexing_threshold_kb=1, vector_datatype="float32")  # 120 points a segment
     assert layout.segment_points(8) == 120
     store = EdgeStore(tmp_path / "idx", layout=layout)
     store.ensure_collection(8)
@@ -394,6 +396,7 @@ def test_settings_defaults_are_the_layout_defaults():
 def test_float16_originals_take_two_bytes_a_dimension_and_half_the_engine_cap(tmp_path):
     layout = IndexLayout(vector_datatype="float16", max_segment_kb=100_000)
     assert layout.engine_segment_kb == 50_000
+    assert IndexLayout(vector_datatype="float32", max_segment_kb=100_000).engine_segment_kb == 100_000
     assert layout.segment_points(384) == IndexLayout(max_segment_kb=100_000).segment_points(384)  # same points
     store = EdgeStore(tmp_path / "idx", layout=layout)
     store.ensure_collection(16)

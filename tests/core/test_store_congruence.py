@@ -90,7 +90,8 @@ def test_dense_sparse_and_hybrid_rankings_agree(backends, corpus):
             assert len(edge) == len(server) and {h.chunk.id for h in edge + server} <= visible
             if q.use_dense and not q.use_sparse:  # exact cosine, no ties: the same order and scores
                 assert [h.chunk.id for h in edge] == [h.chunk.id for h in server]
-                assert [h.dense_score for h in edge] == pytest.approx([h.dense_score for h in server], abs=1e-4)
+                # The embedded index rescores with float16 originals (a cosine to ~1e-4), the local server in float32.
+                assert [h.dense_score for h in edge] == pytest.approx([h.dense_score for h in server], abs=1e-3)
             elif q.use_sparse and not q.use_dense:  # BM25: equal scores; chunks tied at the cut may differ
                 assert [round(h.score, 3) for h in edge] == [round(h.score, 3) for h in server]
                 cut = min((h.score for h in edge), default=0) + 1e-3
