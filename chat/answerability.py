@@ -451,43 +451,6 @@ def _bridged_phrases(question: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(found)
 
 
-# A dictionary translation is a base form (ロボット -> robot, 切符 -> ticket) and English text inflects it (212 robots,
-# parking tickets), so a translated term meets the English words by a light stem. Only translations are stemmed:
-# an English question meets English text as it always did (its weights were fitted so).
-_STEM_EN = "\x1c"  # marks an English stem among the terms
-
-
-@lru_cache(maxsize=16384)
-def english_stem(word: str) -> str:
-    """``word`` without its plural or verb ending (ies -> y, es, s, ed, ing; a doubled last consonant and a final
-    e dropped): robots -> robot, locked -> lock, approving / approved / approve -> approv. A short word is its own
-    stem; "" for numeric or non-Latin words."""
-    if not word.isascii() or not word.isalpha():
-        return ""
-    if len(word) < 4:
-        return word
-    stem = word
-    if stem.endswith("ies") and len(stem) > 4:
-        stem = stem[:-3] + "y"
-    elif stem.endswith(("sses", "shes", "ches", "xes", "zes")):
-        stem = stem[:-2]
-    elif stem.endswith("s") and not stem.endswith(("ss", "us", "is")):
-        stem = stem[:-1]
-    elif stem.endswith("ing") and len(stem) >= 7:
-        stem = stem[:-3]
-    elif stem.endswith("ed") and len(stem) >= 6:
-        stem = stem[:-2]
-    if len(stem) > 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
-        stem = stem[:-1]  # stopped -> stop, planning -> plan
-    if stem.endswith("e") and len(stem) > 4:
-        stem = stem[:-1]  # approve -> approv, like approved and approving
-    return stem
-
-
-def _english_stems(terms) -> frozenset[str]:
-    return frozenset(_STEM_EN + s for s in map(english_stem, terms) if s)
-
-
 # A hyphenated word is also written joined: on-call / oncall, Wi-Fi / wifi, e-mail / email, sign-in / signin.
 _HYPHENATED_WORD = re.compile(r"(?<![\w-])[A-Za-z]+(?:-[A-Za-z]+)+(?![\w-])")
 
@@ -497,7 +460,6 @@ def _terms(text: str) -> frozenset[str]:
     """BM25 terms of the text, the joined form of its hyphenated words, and the readings of its Japanese words
     (see ``_reading_of``)."""
     terms = frozenset(tokenize(text)) | frozenset(w.replace("-", "").lower() for w in _HYPHENATED_WORD.findall(text))
-    terms |= _english_stems(terms)
     if has_japanese(text):
         from retrieval.tokenize import japanese_readings, japanese_stems
 
@@ -725,10 +687,8 @@ class AnswerabilityModel:
         return (first + rest)[:_DENSE_MAX_SENTENCES]
 
     def _bridged(self, term: str) -> frozenset[str]:
-        """The term in the other language (the term bridge's tables), as single BM25 terms; English translations
-        also by their stem (see ``english_stem``)."""
-        translations = _bridged_terms(term)
-        return translations | _english_stems(translations)
+        """The term in the other language (the term bridge's tables), as single BM25 terms."""
+        return _bridged_terms(term)
 
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks measure a first sight of each sentence with it)."""
