@@ -56,6 +56,7 @@ from typing import Protocol
 
 import numpy as np
 
+from chat.dates import missing_months
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
@@ -408,7 +409,9 @@ class Assessment:
     candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
     margin: float = -math.inf  # log-odds over the answer threshold of the best sentence's model: >= 0 answers
     gate_margin: float = -math.inf  # the same over the LLM gate's threshold: >= 0 calls the model
-    unknown: tuple[str, ...] = ()  # identifiers of the question that no readable document holds (never answerable)
+    # identifiers of the question that no readable document holds, and months it names that no retrieved chunk holds
+    # where they date their facts by month (never answerable)
+    unknown: tuple[str, ...] = ()
 
     def answerable(self, threshold: float | None = None) -> bool:
         """At the fitted thresholds, or at one fixed probability threshold when given."""
@@ -631,6 +634,7 @@ class AnswerabilityModel:
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
+        unknown += self._unheld_months(question, chunks)
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
         alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) | _stem_of(t) for t in terms}
@@ -713,6 +717,14 @@ class AnswerabilityModel:
             i for i in identifiers(question)
             if not any(_holds_identifier(t, i) for t in texts) and not term_stats.mentions(i)
         )
+
+    @staticmethod
+    def _unheld_months(question: str, chunks: Sequence[ScoredChunk]) -> tuple[str, ...]:
+        """Months the question names (2027年4月, April 2027) that no retrieved chunk holds, where the chunks date
+        their facts by month (chat/dates.py): the calendar lists other months, so its neighbour would be quoted.
+        A chat message's posting time and a link's digits are no dates of its facts (see ``said``)."""
+        texts = [c.chunk.title + "\n" + "\n".join(said(line) for line in c.chunk.text.splitlines()) for c in chunks]
+        return tuple(f"{year:04d}-{month:02d}" for year, month in missing_months(question, texts))
 
     def _reads_text(self, text: str) -> bool:
         return self.embedder.unknown_share(text) < self.unk_threshold
