@@ -56,7 +56,7 @@ from typing import Protocol
 
 import numpy as np
 
-from chat.dates import missing_months
+from chat.dates import held_months, is_year, missing_months, years_in
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
@@ -575,6 +575,36 @@ def _within(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
+_DATE_UNITS = frozenset("年月日")  # the 年 of "2027年" is part of the year, not of the topic
+
+
+def _year_elsewhere(terms, specific, alternatives, candidates) -> tuple[str, ...]:
+    """The question's years when the sentences that hold all the rest of the question name other years only.
+
+    "2027年の夏季賞与はいつ" against a row "夏季賞与: 2026年7月10日": the one sentence about the summer bonus dates it
+    2026, so the documents give this fact for another year, even where 2027 is elsewhere on the page (a heading's
+    "2026年4月〜2027年3月"). A sentence with the whole topic and no year at all, or with the asked year, keeps the
+    question open; so does a question whose every term is a year or a name.
+    """
+    years = [t for t in specific if is_year(t)]
+    topic = [t for t in terms if t not in specific and t not in _DATE_UNITS]
+    if not years or not topic:
+        return ()
+    named: set[int] = set()
+    for sentence, hit, *_ in candidates:
+        around = _terms(sentence) | _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
+        if not all(alternatives[t] & around for t in topic):
+            continue
+        text = said(sentence)
+        found = years_in(text) | {year for year, _ in held_months(text)}  # "2017年12月 ... 1月22日" names 2018 too
+        if not found:
+            return ()
+        named |= found
+    if not named or any(int(y) in named for y in years):
+        return ()
+    return tuple(years)
+
+
 class AnswerabilityModel:
     """Scores how likely the retrieved chunks answer a question; ranks their sentences by the same model."""
 
@@ -678,6 +708,9 @@ class AnswerabilityModel:
                 candidates.append([sentence, hit, rank, position, features, dense_ok])
         if not candidates:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
+        other_year = _year_elsewhere(terms, specific, alternatives, candidates)
+        if other_year:
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=other_year)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
             self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))

@@ -24,6 +24,7 @@ _MONTH_NAMES = {
     for name in names.split()
 }
 _NAME = "|".join(sorted(_MONTH_NAMES, key=len, reverse=True))
+_CAPITAL = "|".join(sorted((n.capitalize() for n in _MONTH_NAMES), key=len, reverse=True))
 _YEAR = r"(1[5-9]\d\d|20\d\d)"
 # Each alternative captures (year, month) or (month name, year).
 _WRITTEN = [
@@ -34,6 +35,13 @@ _WRITTEN = [
 ]
 # In documents only: a bare 2027-04 or 2027/04 (a table's month column). In a question "2013-14" is a season.
 _YEAR_MONTH = re.compile(rf"(?<![\d-]){_YEAR}[-/](0[1-9]|1[0-2])(?![\d-])")
+# In documents only: a month written without its year ("1月22日までに", "on 8 December") belongs to the year the
+# text last named, or the next one once the months wrap around ("2017年12月 ... 1月22日" is January 2018).
+# An English month name needs a capital and a day beside it (the modal "may" is no month).
+_NO_YEAR = [
+    (re.compile(r"(\d{1,2})\s*月"), "m"),  # inside 2027年4月 it is the same month, read once (below)
+    (re.compile(rf"\b({_CAPITAL})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+({_CAPITAL})\b"), "n"),
+]
 # What may stand between the two ends of a range.
 _RANGE_JOIN = re.compile(r"^\s*(?:[〜~～\-–—]|to|until|till|through|thru|から)\s*$", re.IGNORECASE)
 
@@ -42,22 +50,33 @@ def _found(text: str, *, document: bool) -> list[tuple[int, int, tuple[int, int]
     """(start, end, (year, month)) of every month written in ``text``, in order."""
     text = unicodedata.normalize("NFKC", text)
     found = []
-    patterns = _WRITTEN + ([(_YEAR_MONTH, "ym")] if document else [])
+    patterns = _WRITTEN + ([(_YEAR_MONTH, "ym"), *_NO_YEAR] if document else [])
     for pattern, order in patterns:
         for m in pattern.finditer(text):
             if order == "ym":
                 year, month = int(m.group(1)), int(m.group(2))
-            else:
+            elif order == "ny":
                 year, month = int(m.group(2)), _MONTH_NAMES[m.group(1).lower()]
+            elif order == "m":
+                year, month = 0, int(m.group(1))  # 0: the year is the one the text last named
+            else:
+                year, month = 0, _MONTH_NAMES[(m.group(1) or m.group(2)).lower()]
             if 1 <= month <= 12:
                 found.append((m.start(), m.end(), (year, month)))
-    found.sort()
-    # Overlapping readings of the same characters (2027-04-01 is also "2027-04") count once.
+    found.sort(key=lambda item: (item[0], -item[1]))
+    # Overlapping readings of the same characters (2027-04-01 is also "2027-04", 2027年4月 also "4月") count once,
+    # the longest reading first.
     kept: list[tuple[int, int, tuple[int, int]]] = []
-    for item in found:
-        if kept and item[0] < kept[-1][1]:
+    last: tuple[int, int] | None = None
+    for start, end, (year, month) in found:
+        if kept and start < kept[-1][1]:
             continue
-        kept.append(item)
+        if not year:
+            if last is None:
+                continue  # no year named yet: which year is unknown
+            year = last[0] + 1 if month < last[1] else last[0]
+        last = (year, month)
+        kept.append((start, end, last))
     return kept
 
 
@@ -95,3 +114,22 @@ def missing_months(question: str, texts: Iterable[str]) -> list[tuple[int, int]]
     if not held:
         return []
     return [ym for ym in asked if ym not in held]
+
+
+# --- years ---------------------------------------------------------------------------------------
+# A year in a sentence: four digits from 1500 to 2099 that are no amount, count or measure ("2000円", "1500 m").
+_YEAR_IN_TEXT = re.compile(
+    r"(?<!\d)(?<!\d[,.])(1[5-9]\d\d|20\d\d)(?!\d|[,.]\d|\s*(?:円|万|ドル|ユーロ|人|名|件|台|個|回|yen|euros?|dollars?|people|"
+    r"m\b|km|kg|ms|%|％))",
+    re.IGNORECASE,
+)
+
+
+def is_year(term: str) -> bool:
+    """Whether a question's term is a year (1500-2099 written alone: "2027", not "9.0" or "600")."""
+    return term.isdigit() and len(term) == 4 and 1500 <= int(term) <= 2099
+
+
+def years_in(text: str) -> set[int]:
+    """The years a text names."""
+    return {int(m.group(1)) for m in _YEAR_IN_TEXT.finditer(unicodedata.normalize("NFKC", text))}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chat.answerability import AnswerabilityModel
-from chat.dates import asked_months, held_months, missing_months
+from chat.dates import asked_months, held_months, is_year, missing_months, years_in
 from tests.chat.conftest import make_hit
 
 CALENDAR = (
@@ -33,6 +33,17 @@ def test_a_range_holds_every_month_between_its_ends():
     assert held_months("2026年4月、2026年7月に実施") == {(2026, 4), (2026, 7)}
 
 
+def test_a_month_without_its_year_is_in_the_year_the_text_last_named():
+    assert held_months("2017年12月に捜索を受け、1月22日までに談合を認めた。") == {(2017, 12), (2018, 1)}
+    assert held_months("| 2026年4月 | 4月24日（金） |\n| 2027年3月 | 3月25日（木） |") == {(2026, 4), (2027, 3)}
+    assert held_months("Work began in November 2004; on 8 December filming started. You may 3 times.") == {(2004, 11), (2004, 12)}
+    assert held_months("1月22日までに提出") == set()  # no year named: which year is unknown
+    # The longest reading of the same words: "April 8, 2027" is no yearless "April 8" of the year named before.
+    assert held_months("Filming ends on April 8, 2027.") == {(2027, 4)}
+    assert held_months("From March 2026 on; filming ends on April 8, 2027.") == {(2026, 3), (2027, 4)}
+    assert missing_months("2018年1月22日までに談合を認めたのは？", ["2017年12月に捜索を受け、1月22日までに談合を認めた。"]) == []
+
+
 def test_a_month_is_missing_only_where_the_texts_date_their_facts_by_month():
     assert missing_months("2027年4月の東京の給与支給日は？", [CALENDAR]) == [(2027, 4)]
     assert missing_months("2027年3月の東京の給与支給日は？", [CALENDAR]) == []
@@ -56,3 +67,39 @@ def test_a_chat_messages_posting_time_dates_no_fact(embedder):
     chunk = make_hit("chat", "Yuki Sato (2026-03-11 14:10): Pay day in Tokyo is the 25th of every month.", title="#ask-finance")
     assessed = AnswerabilityModel(embedder).assess("What is the Tokyo pay day in April 2027?", [chunk])
     assert assessed.unknown == ()
+
+
+BONUS = (
+    "2026年度（2026年4月〜2027年3月）の給与支給日、賞与支給日の一覧です。\n"
+    "区分: 夏季賞与; 賞与支給日: 2026年7月10日（金）; 対象期間: 2025年10月〜2026年3月\n"  # a table row as ingested
+)
+
+
+def test_years_are_four_digits_that_are_no_amount_or_count():
+    assert years_in("夏季賞与: 2026年7月10日, 2025年10月〜") == {2026, 2025}
+    assert years_in("Rebuilt in 1998 for 2000円 by 1500 people, 3.2015 m, 12,2020") == {1998}
+    assert years_in("Growth has averaged 20% per year since 1999.") == {1999}  # a year ends a sentence
+    assert is_year("2027") and not is_year("600") and not is_year("9.0") and not is_year("3000")
+
+
+def test_a_year_the_sentences_on_the_topic_do_not_name_abstains(embedder):
+    # The summer bonus row dates it 2026; 2027 is only in the heading's range, which says nothing of the bonus.
+    chunk = make_hit("bonus", BONUS, title="2026年度 給与支払カレンダー")
+    model = AnswerabilityModel(embedder)
+    asked = model.assess("2026年の夏季賞与はいつ支給されますか？", [chunk])
+    near_miss = model.assess("2027年の夏季賞与はいつ支給されますか？", [chunk])
+    assert asked.answerable() and not asked.unknown
+    assert near_miss.unknown == ("2027",) and not near_miss.answerable()
+
+
+def test_a_sentence_on_the_topic_without_a_year_keeps_the_question_open(embedder):
+    # "Every July" answers any year's summer bonus.
+    chunk = make_hit("bonus", BONUS + "\n夏季賞与は毎年7月10日に支給します。", title="2026年度 給与支払カレンダー")
+    assert AnswerabilityModel(embedder).assess("2027年の夏季賞与はいつ支給されますか？", [chunk]).unknown == ()
+
+
+def test_a_month_after_the_last_named_one_names_the_next_year_for_the_topic(embedder):
+    # "2017年12月 ... 1月22日までに" is January 2018: the sentence names the year asked, so it may answer.
+    chunk = make_hit("x", "同社は2017年12月に捜索を受け、1月22日までに談合を認めた。", title="清水建設")
+    question = "2018年1月22日までに談合を認めたのは？"
+    assert AnswerabilityModel(embedder).assess(question, [chunk]).unknown == ()
