@@ -227,6 +227,9 @@ _WITH_DIGIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-/]*")  # kept when it holds a
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][A-Za-z0-9\-]*[A-Za-z0-9]\b")
 _AMOUNT = re.compile(r"[¥￥€$£]\s?[\d.,]+\s?[MmKk万億]?|[\d.,]+\s?(?:万|億)?(?:円|ユーロ|ドル|yen|euros?|EUR|JPY)")
 _QUOTED = re.compile(r"[「『\"“]([^」』\"”]{1,20})[」』\"”]")
+# Katakana words joined by a middle dot are one name (プロジェクト・ツバメ, ジョン・スミス), even where Sudachi reads the
+# words as common nouns (ツバメ, the bird): the dot is how Japanese writes a foreign or coined name.
+_DOTTED_NAME = re.compile(r"[\u30a1-\u30fa\u30fc]+(?:[・=][\u30a1-\u30fa\u30fc]+)+")
 
 
 def specific_terms(question: str) -> frozenset[str]:
@@ -236,6 +239,7 @@ def specific_terms(question: str) -> frozenset[str]:
     question = unicodedata.normalize("NFKC", question)
     question = _AMOUNT.sub(" ", question)  # an amount is the asker's input ("a €2,500 report"), not what pins the fact
     pieces = [w for w in _WITH_DIGIT.findall(question) if any(c.isdigit() for c in w)] + _QUOTED.findall(question)
+    pieces += _DOTTED_NAME.findall(question)
     pieces += [w for w in _CAPITALISED.findall(question.strip()) if w.lower() not in _NOT_NAMES]
     if has_japanese(question):
         pieces += japanese_proper_nouns(question)

@@ -285,3 +285,19 @@ def test_english_stems_fold_plurals_and_tenses():
                   ["approve", "approved", "approving"], ["stop", "stopped"], ["box", "boxes"]):
         assert len({english_stem(w) for w in words}) == 1, words
     assert english_stem("status") == "status" and english_stem("ring") == "ring" and english_stem("2026") == ""
+
+
+def test_katakana_words_joined_by_a_middle_dot_are_one_name():
+    # Sudachi reads ツバメ as the bird (a common noun, normalised 燕); the dot makes it a project's name.
+    assert specific_terms("プロジェクト・ツバメのデータルームのアクセスコードを教えてください。") == {"プロジェクト", "燕"}
+    assert specific_terms("データルームのアクセスコードを教えてください。") == set()
+
+
+def test_a_dotted_name_no_candidate_holds_is_a_rare_missing_term():
+    chunk = make_hit("codes", "顧客プロジェクトのコードは PRJ- で始まります。データルームは総務が管理します。", title="プロジェクトコード")
+    stats = CountTermStats({"燕": 0, "プロジェクト": 4, "コード": 6, "データ": 5, "ルーム": 3, "アクセス": 5}, 50)
+    model = AnswerabilityModel()
+    named = model.assess("プロジェクト・ツバメのデータルームのアクセスコードは？", [chunk], term_stats=stats)
+    plain = model.assess("プロジェクトのデータルームのアクセスコードは？", [chunk], term_stats=stats)
+    assert named.features["rare_missing"] > 1.0 and plain.features["rare_missing"] == 0.0
+    assert not named.answerable() and named.probability < plain.probability
