@@ -579,6 +579,23 @@ def _within(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
+# A lower-case hyphenated compound names a system, a service, a queue (telemetry-ingest, fleet-api); the page
+# marks its own as code (`fleet-api`), which tells them from prose (high-rises, self-identified, on-call).
+_CODE_NAME = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:-[a-z0-9]+)+(?![\w-])")
+_CODE_SPAN = re.compile(r"`([a-z][a-z0-9]*(?:-[a-z0-9]+)+)`")
+
+
+def _named_sibling(question: str, sentence: str) -> tuple[str, ...]:
+    """The question's hyphenated names, when the best sentence holds none of them and names other services as
+    code: "p95 latency below 400 ms for `fleet-api`" does not answer the p95 of telemetry-ingest."""
+    asked = set(_CODE_NAME.findall(question.lower()))
+    if not asked:
+        return ()
+    text = said(sentence).lower()
+    held = set(_CODE_SPAN.findall(text))
+    return tuple(sorted(asked)) if held and not set(_CODE_NAME.findall(text)) & asked else ()
+
+
 _DATE_UNITS = frozenset("年月日")  # the 年 of "2027年" is part of the year, not of the topic
 
 
@@ -739,6 +756,9 @@ class AnswerabilityModel:
             scored.append((z - _logit(w.threshold), z - _logit(w.gate_threshold), z, w, cand))
         scored.sort(key=lambda x: x[0], reverse=True)
         margin, gate_margin, z, w, best = scored[0]
+        sibling = _named_sibling(question, best.sentence)
+        if sibling:
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=sibling)
         name = "dense" if w is self.weights["dense"] else "lexical"
         order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(

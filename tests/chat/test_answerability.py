@@ -301,3 +301,17 @@ def test_a_dotted_name_no_candidate_holds_is_a_rare_missing_term():
     plain = model.assess("プロジェクトのデータルームのアクセスコードは？", [chunk], term_stats=stats)
     assert named.features["rare_missing"] > 1.0 and plain.features["rare_missing"] == 0.0
     assert not named.answerable() and named.probability < plain.probability
+
+
+def test_a_sentence_about_another_named_service_does_not_answer(embedder):
+    # The canary rule gives the p95 for fleet-api and map-service; telemetry-ingest is only mentioned elsewhere.
+    chunk = make_hit("canary", "Promote only when p95 latency stays below 400 ms for `fleet-api` (800 ms for `map-service`). "
+                     "No new robot disconnects are reported by `telemetry-ingest`.", title="Canary checks")
+    model = AnswerabilityModel(embedder)
+    asked = model.assess("What p95 latency must fleet-api stay under during a canary?", [chunk])
+    near_miss = model.assess("What p95 latency must telemetry-ingest stay under during a canary?", [chunk])
+    assert asked.answerable() and not asked.unknown
+    assert near_miss.unknown == ("telemetry-ingest",) and not near_miss.answerable()
+    # Prose's hyphenated words are no names of services: the page does not write them as code.
+    prose = make_hit("towers", "Of the city's high-rises, 94 were built after 2000; self-identified owners run 12.")
+    assert model.assess("How many low-rises were built after 2000?", [prose]).unknown == ()
