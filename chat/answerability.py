@@ -56,7 +56,7 @@ from typing import Protocol
 
 import numpy as np
 
-from chat.dates import held_months, is_year, missing_months, years_in
+from chat.dates import asked_months, held_months, is_year, missing_months, years_in
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
@@ -780,6 +780,8 @@ class AnswerabilityModel:
         """Months the question names (2027年4月, April 2027) that no retrieved chunk holds, where the chunks date
         their facts by month (chat/dates.py): the calendar lists other months, so its neighbour would be quoted.
         A chat message's posting time and a link's digits are no dates of its facts (see ``said``)."""
+        if not asked_months(question):
+            return ()  # most questions name no month: the chunks are not read for dates at all
         texts = [c.chunk.title + "\n" + "\n".join(said(line) for line in c.chunk.text.splitlines()) for c in chunks]
         return tuple(f"{year:04d}-{month:02d}" for year, month in missing_months(question, texts))
 
