@@ -56,7 +56,7 @@ from typing import Protocol
 
 import numpy as np
 
-from chat.dates import asked_months, held_months, is_year, missing_months, years_in
+from chat.dates import asked_months, held_months, is_year, missing_months
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
@@ -604,8 +604,8 @@ def _year_elsewhere(terms, specific, alternatives, candidates) -> tuple[str, ...
 
     "2027年の夏季賞与はいつ" against a row "夏季賞与: 2026年7月10日": the one sentence about the summer bonus dates it
     2026, so the documents give this fact for another year, even where 2027 is elsewhere on the page (a heading's
-    "2026年4月〜2027年3月"). A sentence with the whole topic and no year at all, or with the asked year, keeps the
-    question open; so does a question whose every term is a year or a name.
+    "2026年4月〜2027年3月"). A sentence with the whole topic that dates nothing by month, or that dates it in the asked
+    year, keeps the question open; so does a question whose every term is a year or a name.
     """
     years = [t for t in specific if is_year(t)]
     topic = [t for t in terms if t not in specific and t not in _DATE_UNITS]
@@ -617,7 +617,10 @@ def _year_elsewhere(terms, specific, alternatives, candidates) -> tuple[str, ...
         if not all(alternatives[t] & around for t in topic):
             continue
         text = said(sentence)
-        found = years_in(text) | {year for year, _ in held_months(text)}  # "2017年12月 ... 1月22日" names 2018 too
+        # Only a sentence that dates the fact by month counts ("2026年7月10日"; "2017年12月 ... 1月22日" names 2018
+        # too): a bare year is as often the time of something else in the sentence ("the second largest city in
+        # 1790", "worth $1.1 billion in 2006") and keeps the question open, as a sentence with no year does.
+        found = {year for year, _ in held_months(text)}
         if not found:
             return ()
         named |= found

@@ -117,19 +117,7 @@ def missing_months(question: str, texts: Iterable[str]) -> list[tuple[int, int]]
 
 
 # --- years ---------------------------------------------------------------------------------------
-# A year in a sentence: four digits from 1500 to 2099 that are no amount, count or measure ("2000円", "1500 m").
-_YEAR_IN_TEXT = re.compile(
-    r"(?<!\d)(?<!\d[,.])(1[5-9]\d\d|20\d\d)(?!\d|[,.]\d|\s*(?:円|万|ドル|ユーロ|人|名|件|台|個|回|yen|euros?|dollars?|people|"
-    r"m\b|km|kg|ms|%|％))",
-    re.IGNORECASE,
-)
-
-
 def is_year(term: str) -> bool:
     """Whether a question's term is a year (1500-2099 written alone: "2027", not "9.0" or "600")."""
     return term.isdigit() and len(term) == 4 and 1500 <= int(term) <= 2099
 
-
-def years_in(text: str) -> set[int]:
-    """The years a text names."""
-    return {int(m.group(1)) for m in _YEAR_IN_TEXT.finditer(unicodedata.normalize("NFKC", text))}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chat.answerability import AnswerabilityModel
-from chat.dates import asked_months, held_months, is_year, missing_months, years_in
+from chat.dates import asked_months, held_months, is_year, missing_months
 from tests.chat.conftest import make_hit
 
 CALENDAR = (
@@ -75,11 +75,9 @@ BONUS = (
 )
 
 
-def test_years_are_four_digits_that_are_no_amount_or_count():
-    assert years_in("夏季賞与: 2026年7月10日, 2025年10月〜") == {2026, 2025}
-    assert years_in("Rebuilt in 1998 for 2000円 by 1500 people, 3.2015 m, 12,2020") == {1998}
-    assert years_in("Growth has averaged 20% per year since 1999.") == {1999}  # a year ends a sentence
-    assert is_year("2027") and not is_year("600") and not is_year("9.0") and not is_year("3000")
+def test_a_year_is_four_digits_alone():
+    assert is_year("2027") and is_year("1790")
+    assert not is_year("600") and not is_year("9.0") and not is_year("3000") and not is_year("20270")
 
 
 def test_a_year_the_sentences_on_the_topic_do_not_name_abstains(embedder):
@@ -103,3 +101,11 @@ def test_a_month_after_the_last_named_one_names_the_next_year_for_the_topic(embe
     chunk = make_hit("x", "同社は2017年12月に捜索を受け、1月22日までに談合を認めた。", title="清水建設")
     question = "2018年1月22日までに談合を認めたのは？"
     assert AnswerabilityModel(embedder).assess(question, [chunk]).unknown == ()
+
+
+def test_a_bare_year_in_the_sentence_on_the_topic_keeps_the_question_open(embedder):
+    # "In 1790" may date something else in the sentence; only a month-dated fact says "another year".
+    chunk = make_hit("nyc", "New York was the largest city in the United States by 1790, ahead of Philadelphia.",
+                     title="New York City")
+    assessed = AnswerabilityModel(embedder).assess("What was the largest city in the United States in 1800?", [chunk])
+    assert assessed.unknown == ()
