@@ -413,8 +413,9 @@ class Assessment:
     candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
     margin: float = -math.inf  # log-odds over the answer threshold of the best sentence's model: >= 0 answers
     gate_margin: float = -math.inf  # the same over the LLM gate's threshold: >= 0 calls the model
-    # identifiers of the question that no readable document holds, and months it names that no retrieved chunk holds
-    # where they date their facts by month (never answerable)
+    # What makes the question a near miss whatever the score (never answerable): identifiers no readable document
+    # holds (CC-600), months no retrieved chunk holds where they date facts by month (2027-04), a year the sentences
+    # on the topic do not date it in (2027), a service the best sentence does not name among the others (telemetry-ingest)
     unknown: tuple[str, ...] = ()
 
     def answerable(self, threshold: float | None = None) -> bool:
