@@ -56,6 +56,7 @@ from typing import Protocol
 
 import numpy as np
 
+from chat.dates import asked_months, held_months, is_year, missing_months
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.sentences import split_sentences
@@ -226,6 +227,9 @@ _WITH_DIGIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-/]*")  # kept when it holds a
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][A-Za-z0-9\-]*[A-Za-z0-9]\b")
 _AMOUNT = re.compile(r"[¥￥€$£]\s?[\d.,]+\s?[MmKk万億]?|[\d.,]+\s?(?:万|億)?(?:円|ユーロ|ドル|yen|euros?|EUR|JPY)")
 _QUOTED = re.compile(r"[「『\"“]([^」』\"”]{1,20})[」』\"”]")
+# Katakana words joined by a middle dot are one name (プロジェクト・ツバメ, ジョン・スミス), even where Sudachi reads the
+# words as common nouns (ツバメ, the bird): the dot is how Japanese writes a foreign or coined name.
+_DOTTED_NAME = re.compile(r"[\u30a1-\u30fa\u30fc]+(?:[・=][\u30a1-\u30fa\u30fc]+)+")
 
 
 def specific_terms(question: str) -> frozenset[str]:
@@ -235,6 +239,7 @@ def specific_terms(question: str) -> frozenset[str]:
     question = unicodedata.normalize("NFKC", question)
     question = _AMOUNT.sub(" ", question)  # an amount is the asker's input ("a €2,500 report"), not what pins the fact
     pieces = [w for w in _WITH_DIGIT.findall(question) if any(c.isdigit() for c in w)] + _QUOTED.findall(question)
+    pieces += _DOTTED_NAME.findall(question)
     pieces += [w for w in _CAPITALISED.findall(question.strip()) if w.lower() not in _NOT_NAMES]
     if has_japanese(question):
         pieces += japanese_proper_nouns(question)
@@ -408,7 +413,10 @@ class Assessment:
     candidates: list[SentenceCandidate] = field(default_factory=list)  # best first
     margin: float = -math.inf  # log-odds over the answer threshold of the best sentence's model: >= 0 answers
     gate_margin: float = -math.inf  # the same over the LLM gate's threshold: >= 0 calls the model
-    unknown: tuple[str, ...] = ()  # identifiers of the question that no readable document holds (never answerable)
+    # What makes the question a near miss whatever the score (never answerable): identifiers no readable document
+    # holds (CC-600), months no retrieved chunk holds where they date facts by month (2027-04), a year the sentences
+    # on the topic do not date it in (2027), a service the best sentence does not name among the others (telemetry-ingest)
+    unknown: tuple[str, ...] = ()
 
     def answerable(self, threshold: float | None = None) -> bool:
         """At the fitted thresholds, or at one fixed probability threshold when given."""
@@ -534,6 +542,56 @@ def _within(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
+# A lower-case hyphenated compound names a system, a service, a queue (telemetry-ingest, fleet-api); the page
+# marks its own as code (`fleet-api`), which tells them from prose (high-rises, self-identified, on-call).
+_CODE_NAME = re.compile(r"(?<![\w-])[a-z][a-z0-9]*(?:-[a-z0-9]+)+(?![\w-])")
+_CODE_SPAN = re.compile(r"`([a-z][a-z0-9]*(?:-[a-z0-9]+)+)`")
+
+
+def _named_sibling(question: str, sentence: str) -> tuple[str, ...]:
+    """The question's hyphenated names, when the best sentence holds none of them and names other services as
+    code: "p95 latency below 400 ms for `fleet-api`" does not answer the p95 of telemetry-ingest."""
+    asked = set(_CODE_NAME.findall(question.lower()))
+    if not asked:
+        return ()
+    text = said(sentence).lower()
+    held = set(_CODE_SPAN.findall(text))
+    return tuple(sorted(asked)) if held and not set(_CODE_NAME.findall(text)) & asked else ()
+
+
+_DATE_UNITS = frozenset("年月日")  # the 年 of "2027年" is part of the year, not of the topic
+
+
+def _year_elsewhere(terms, specific, alternatives, candidates) -> tuple[str, ...]:
+    """The question's years when the sentences that hold all the rest of the question name other years only.
+
+    "2027年の夏季賞与はいつ" against a row "夏季賞与: 2026年7月10日": the one sentence about the summer bonus dates it
+    2026, so the documents give this fact for another year, even where 2027 is elsewhere on the page (a heading's
+    "2026年4月〜2027年3月"). A sentence with the whole topic that dates nothing by month, or that dates it in the asked
+    year, keeps the question open; so does a question whose every term is a year or a name.
+    """
+    years = [t for t in specific if is_year(t)]
+    topic = [t for t in terms if t not in specific and t not in _DATE_UNITS]
+    if not years or not topic:
+        return ()
+    named: set[int] = set()
+    for sentence, hit, *_ in candidates:
+        around = _terms(sentence) | _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
+        if not all(alternatives[t] & around for t in topic):
+            continue
+        text = said(sentence)
+        # Only a sentence that dates the fact by month counts ("2026年7月10日"; "2017年12月 ... 1月22日" names 2018
+        # too): a bare year is as often the time of something else in the sentence ("the second largest city in
+        # 1790", "worth $1.1 billion in 2006") and keeps the question open, as a sentence with no year does.
+        found = {year for year, _ in held_months(text)}
+        if not found:
+            return ()
+        named |= found
+    if not named or any(int(y) in named for y in years):
+        return ()
+    return tuple(years)
+
+
 class AnswerabilityModel:
     """Scores how likely the retrieved chunks answer a question; ranks their sentences by the same model."""
 
@@ -593,6 +651,7 @@ class AnswerabilityModel:
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
+        unknown += self._unheld_months(question, chunks)
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
         alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) | _stem_of(t) for t in terms}
@@ -636,6 +695,9 @@ class AnswerabilityModel:
                 candidates.append([sentence, hit, rank, position, features, dense_ok])
         if not candidates:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
+        other_year = _year_elsewhere(terms, specific, alternatives, candidates)
+        if other_year:
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=other_year)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
             self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))
@@ -660,6 +722,9 @@ class AnswerabilityModel:
             scored.append((z - _logit(w.threshold), z - _logit(w.gate_threshold), z, w, cand))
         scored.sort(key=lambda x: x[0], reverse=True)
         margin, gate_margin, z, w, best = scored[0]
+        sibling = _named_sibling(question, best.sentence)
+        if sibling:
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=sibling)
         name = "dense" if w is self.weights["dense"] else "lexical"
         order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(
@@ -675,6 +740,16 @@ class AnswerabilityModel:
             i for i in identifiers(question)
             if not any(_holds_identifier(t, i) for t in texts) and not term_stats.mentions(i)
         )
+
+    @staticmethod
+    def _unheld_months(question: str, chunks: Sequence[ScoredChunk]) -> tuple[str, ...]:
+        """Months the question names (2027年4月, April 2027) that no retrieved chunk holds, where the chunks date
+        their facts by month (chat/dates.py): the calendar lists other months, so its neighbour would be quoted.
+        A chat message's posting time and a link's digits are no dates of its facts (see ``said``)."""
+        if not asked_months(question):
+            return ()  # most questions name no month: the chunks are not read for dates at all
+        texts = [c.chunk.title + "\n" + "\n".join(said(line) for line in c.chunk.text.splitlines()) for c in chunks]
+        return tuple(f"{year:04d}-{month:02d}" for year, month in missing_months(question, texts))
 
     def _reads_text(self, text: str) -> bool:
         return self.embedder.unknown_share(text) < self.unk_threshold

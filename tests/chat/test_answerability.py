@@ -267,3 +267,33 @@ def test_a_japanese_noun_meets_its_verb_by_its_kanji():
     verdict = AnswerabilityModel().assess("有給 繰越", [other, carry])
     best = verdict.candidates[0]
     assert best.sentence.startswith("年次有給休暇") and best.features["coverage"] > 0.9
+
+
+def test_katakana_words_joined_by_a_middle_dot_are_one_name():
+    # Sudachi reads ツバメ as the bird (a common noun, normalised 燕); the dot makes it a project's name.
+    assert specific_terms("プロジェクト・ツバメのデータルームのアクセスコードを教えてください。") == {"プロジェクト", "燕"}
+    assert specific_terms("データルームのアクセスコードを教えてください。") == set()
+
+
+def test_a_dotted_name_no_candidate_holds_is_a_rare_missing_term():
+    chunk = make_hit("codes", "顧客プロジェクトのコードは PRJ- で始まります。データルームは総務が管理します。", title="プロジェクトコード")
+    stats = CountTermStats({"燕": 0, "プロジェクト": 4, "コード": 6, "データ": 5, "ルーム": 3, "アクセス": 5}, 50)
+    model = AnswerabilityModel()
+    named = model.assess("プロジェクト・ツバメのデータルームのアクセスコードは？", [chunk], term_stats=stats)
+    plain = model.assess("プロジェクトのデータルームのアクセスコードは？", [chunk], term_stats=stats)
+    assert named.features["rare_missing"] > 1.0 and plain.features["rare_missing"] == 0.0
+    assert not named.answerable() and named.probability < plain.probability
+
+
+def test_a_sentence_about_another_named_service_does_not_answer(embedder):
+    # The canary rule gives the p95 for fleet-api and map-service; telemetry-ingest is only mentioned elsewhere.
+    chunk = make_hit("canary", "Promote only when p95 latency stays below 400 ms for `fleet-api` (800 ms for `map-service`). "
+                     "No new robot disconnects are reported by `telemetry-ingest`.", title="Canary checks")
+    model = AnswerabilityModel(embedder)
+    asked = model.assess("What p95 latency must fleet-api stay under during a canary?", [chunk])
+    near_miss = model.assess("What p95 latency must telemetry-ingest stay under during a canary?", [chunk])
+    assert asked.answerable() and not asked.unknown
+    assert near_miss.unknown == ("telemetry-ingest",) and not near_miss.answerable()
+    # Prose's hyphenated words are no names of services: the page does not write them as code.
+    prose = make_hit("towers", "Of the city's high-rises, 94 were built after 2000; self-identified owners run 12.")
+    assert model.assess("How many low-rises were built after 2000?", [prose]).unknown == ()
