@@ -152,9 +152,10 @@ class SentenceTransformerEmbedder:
         if self._counter is None:
             import copy
 
+            model = self._load()  # before the lock: _load takes _MODELS_LOCK itself, and it is not re-entrant
             with _MODELS_LOCK:
                 if self._counter is None:
-                    self._counter = copy.deepcopy(self._load().tokenizer)
+                    self._counter = copy.deepcopy(model.tokenizer)
         return self._counter
 
     def unknown_share(self, text: str) -> float:
