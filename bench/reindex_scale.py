@@ -1,6 +1,12 @@
 """`kura reindex --full` at scale while the old generation serves: memory of both processes, query latency, cost.
 
     python bench/reindex_scale.py --n 100000 [--dir DIR] [--qps 20] [--settle-s 60] [--keep]
+                                  [--serve-limit-mb 2048] [--reindex-limit-mb 6144]
+
+``--serve-limit-mb`` / ``--reindex-limit-mb`` run the serving child / each re-index child inside a memory cgroup
+of that size (root; ``bench/memory_cgroup.py``): the kernel then reclaims mapped index pages instead of letting
+resident memory grow, and a child whose own memory does not fit is killed, so "both generations and the server
+fit in 8 GB" is measured, not argued. Each child reports its cgroup's peak charge.
 
 What runs, in separate processes (this one only generates the corpus, samples memory and times):
 
@@ -58,6 +64,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/ingest.py must not shadow the ingest package
+
+import memory_cgroup  # noqa: E402
 
 DIM_CENTROIDS = 2_000
 NOISE = 0.08  # per-dimension spread around a centroid, as bench/retrieval.py (neighbours at cosine ~0.3-0.6)
@@ -389,12 +398,18 @@ class Sampler:
         return [(r, a) for t, lab, r, a in self.rows if lab == label and t_from <= t <= t_to]
 
 
-def _child(args: list[str], **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, **kw)
+def _child(args: list[str], limit_mb: int = 0, **kw) -> subprocess.Popen:
+    limit = ["--memory-limit-mb", str(limit_mb)] if limit_mb else []
+    return subprocess.Popen([sys.executable, __file__, *args, *limit], stdout=subprocess.PIPE, text=True, **kw)
+
+
+def _cgroup_name(pid: int) -> str:
+    return f"kura-reindex-scale-{pid}"
 
 
 def _last_json(proc: subprocess.Popen) -> dict:
     out, _ = proc.communicate()
+    memory_cgroup.remove(_cgroup_name(proc.pid))  # a no-op without a limit; else the empty cgroup goes
     if proc.returncode:
         raise SystemExit(f"child {proc.args[2:]} failed with exit code {proc.returncode}")
     return json.loads(out.strip().splitlines()[-1])
@@ -438,8 +453,10 @@ def run(args: argparse.Namespace) -> dict:
         marker.write_text(json.dumps(written))
     corpus_s = time.time() - t
     sampler = Sampler(where / "data" / "index")
+    children: list[subprocess.Popen] = []
     try:
-        gen1_proc = _child(["--phase", "reindex", *common])
+        gen1_proc = _child(["--phase", "reindex", *common], args.reindex_limit_mb)
+        children.append(gen1_proc)
         sampler.pids["gen1"] = gen1_proc.pid
         gen1 = _last_json(gen1_proc)
         del sampler.pids["gen1"]
@@ -447,12 +464,14 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit(f"generation 1 was not switched to: {gen1['problems']}")
         disk_gen1 = dir_mb(where / "data" / "index")
         (where / "stop").unlink(missing_ok=True)
-        server = _child(["--phase", "serve", "--qps", str(args.qps), *common])
+        server = _child(["--phase", "serve", "--qps", str(args.qps), *common], args.serve_limit_mb)
+        children.append(server)
         sampler.pids["serve"] = server.pid
         ready = json.loads(server.stdout.readline())
         serve_from = time.time()
         time.sleep(args.settle_s)
-        gen2_proc = _child(["--phase", "reindex", *common])
+        gen2_proc = _child(["--phase", "reindex", *common], args.reindex_limit_mb)
+        children.append(gen2_proc)
         sampler.pids["gen2"] = gen2_proc.pid
         gen2 = _last_json(gen2_proc)
         del sampler.pids["gen2"]
@@ -462,6 +481,11 @@ def run(args: argparse.Namespace) -> dict:
         serve_to = time.time()
     finally:
         sampler.stop()
+        for proc in children:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            memory_cgroup.remove(_cgroup_name(proc.pid))
     start, end, switched_at = gen2["started_at"], gen2["ended_at"], gen2["switched_at"] or gen2["ended_at"]
     queries = [line.split("\t") for line in (where / "queries.tsv").read_text().splitlines()]
     both = [(r, a) for t, r, a in sampler.sums if start <= t <= end]
@@ -489,6 +513,7 @@ def run(args: argparse.Namespace) -> dict:
         **{f"serve_{k}": v for k, v in served.items()},
         "disk_gen1_mb": round(disk_gen1), "disk_peak_during_mb": round(max(disk_during, default=0)),
         "disk_after_mb": round(dir_mb(where / "data" / "index")),
+        "serve_limit_mb": args.serve_limit_mb, "reindex_limit_mb": args.reindex_limit_mb,
         "qps": args.qps, "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
     if not args.keep:
@@ -504,14 +529,23 @@ def main() -> None:
     parser.add_argument("--settle-s", type=float, default=60.0, help="serving seconds before and after the rebuild")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the index (the corpus is always kept in --dir)")
+    parser.add_argument("--serve-limit-mb", type=int, default=0, help="memory cgroup for the serving child (root)")
+    parser.add_argument("--reindex-limit-mb", type=int, default=0, help="memory cgroup for each re-index child (root)")
     parser.add_argument("--phase", choices=["reindex", "serve"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit-mb", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.n < 1 or args.qps < 0 or args.settle_s < 0:
-        raise SystemExit("--n must be >= 1, --qps and --settle-s >= 0")
-    if args.phase == "reindex":
-        print(json.dumps(reindex(Path(args.dir), args.seed)))
-    elif args.phase == "serve":
-        print(json.dumps(serve(Path(args.dir), args.seed, args.qps)))
+    if args.n < 1 or args.qps < 0 or args.settle_s < 0 or args.serve_limit_mb < 0 or args.reindex_limit_mb < 0:
+        raise SystemExit("--n must be >= 1; --qps, --settle-s and the limits >= 0")
+    if args.phase:
+        # This child's pid names its cgroup, so the parent can remove it once the child has exited.
+        limit = (memory_cgroup.MemoryLimit(args.memory_limit_mb, name=_cgroup_name(os.getpid()))
+                 if args.memory_limit_mb else None)
+        result = reindex(Path(args.dir), args.seed) if args.phase == "reindex" else serve(Path(args.dir), args.seed, args.qps)
+        if limit is not None:  # what the cgroup charged: the process's own memory and the page cache it touched
+            result["cgroup_limit_mb"] = limit.limit_mb
+            result["cgroup_peak_mb"] = round(limit.peak_mb() or 0)
+            result["cgroup_end_mb"] = round(limit.usage_mb())
+        print(json.dumps(result))
     else:
         print(json.dumps(run(args)), flush=True)
 
