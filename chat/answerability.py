@@ -72,6 +72,8 @@ QUESTION_FEATURES = ("chunk_coverage", "rare_missing", "type_missing")
 FEATURES = SENTENCE_FEATURES + QUESTION_FEATURES
 
 _CONTEXT_SHARE = 0.2  # how much the title/headings around a sentence count towards its coverage
+_TYPED_ANSWERS = frozenset({"time", "amount", "count"})  # answered only by a sentence holding one (a name is
+# too loosely detected to require: any capitalised word looks like one)
 _TYPE_WINDOW = 3  # type_missing: none of this many best sentences holds the expected type
 _DENSE_TOP_CHUNKS = 3  # every readable sentence of the best chunks is embedded (a paraphrase shares few words)
 _DENSE_MAX_SENTENCES = 32  # ... plus the best others by coverage, up to this many per question
@@ -80,8 +82,11 @@ _DENSE_MAX_SENTENCES = 32  # ... plus the best others by coverage, up to this ma
 # --- answer types -------------------------------------------------------------------------------
 # A "when" question is answered by a time, not by any number: "いつまでに提出" wants "30日以内", not "5万円".
 _TIME_QUESTION = re.compile(
-    r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|(in|by) what (year|date|month)|"
-    r"how (long|often|soon|early|late)|what time)\b|いつ|何[年月日時分秒曜]|何時間|何日間|何か月|何ヶ月|何週|期限|締め切り|締切|"
+    # "when" asks for a time where it opens the question ("When is...", "Since when"), not in a clause of another
+    # question ("What happens when sunlight hits it?", "What is White suffering from when Bond finds him?").
+    r"(?:^|[.?!]\s+|\b(?:and|or|since|until|till|by)\s+)\W*when\b|"
+    r"\b(what (year|date|day|month|time)|which (year|date|day|month)|(in|by) what (year|date|month)|"
+    r"how (long|often|soon|early|late|quickly)|what time)\b|いつ|何[年月日時分秒曜]|何時間|何日間|何か月|何ヶ月|何週|期限|締め切り|締切|"
     r"どのくらいの期間|何年ごと|頻度",
     re.IGNORECASE,
 )
@@ -93,6 +98,16 @@ _AMOUNT_QUESTION = re.compile(
     r"(fee|cost|price|allowance|budget|fare|salary|wage|stipend|per diem)s?\b",
     re.IGNORECASE,
 )
+# "How much energy / water" asks for a quantity in any unit, not for money ("how much does it cost", "how much do
+# I get", "how much is the fee" do).
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow much (?!(?:money|cash|budget|funding|revenue|profit|income|tax|rent|salary|pay|fee|cost)s?\b)"
+    r"(?!(?:does|do|did|is|are|was|were|will|would|can|could|should|has|have|had|of|for|to|in|on|per|more|less|"
+    r"extra|i|we|you|they|he|she|it)\b)[a-z]+",
+    re.IGNORECASE,
+)
+# "どれくらい時間がかかりますか" asks for a duration: どれくらい alone would make it a count.
+_DURATION_QUESTION = re.compile(r"(どれくらい|どのくらい|どれだけ|どの程度)の?(時間|期間|日数)|時間(が|は)?(どれくらい|どのくらい)")
 _COUNT_QUESTION = re.compile(
     r"\b(how (many|old|far|big|large|tall|high|fast)|what number)\b|いくつ|幾つ|何[歳才人個回件枚台本名度倍行]|どのくらい|どれくらい|どれだけ",
     re.IGNORECASE,
@@ -107,21 +122,29 @@ _HAS_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _HAS_TIME = re.compile(
-    rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜)|"
+    rf"\b(1[0-9]|20)\d\d\b|\d{{1,2}}:\d\d|[\d〇一二三四五六七八九十百]+\s*(年|か月|ヶ月|カ月|月|週間|週|日|時間|時|分|秒|営業日|曜|世紀)|"
     rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
     rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
+    rf"\b(1[0-9]|20)\d0s\b|'[0-9]0s\b|"  # a decade: the 1970s, the '90s
+    # An ordinal day, week or month ("from the third calendar day", "the 2nd business day") is a time.
+    rf"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(st|nd|rd|th))[\s-]+"
+    rf"(business |working |calendar )?(day|week|month|year|night)s?\b|"
     # まで / 以内 ("until", "within") are a time only with a number or a day before them, which the units above match.
     rf"毎[日週月年]|[月火水木金土日]曜|翌月|当月|前月|[前当翌]日|[前翌]営業日|月末|月初|年末|年始|年度末",
     re.IGNORECASE,
 )
-_HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
+_HAS_AMOUNT = re.compile(r"[¥￥€$£%％]|\d\s*[十百千万億兆]*\s*(円|ユーロ|ドル|yen|euros?|dollars?|percent|割)|\b(free|no charge)\b|無料|全額", re.IGNORECASE)
 _HAS_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|[\u30a0-\u30ff]{2,}|[\u4e00-\u9fff]{1,3}(さん|氏|部長|課長|様)")
 
 
 def expected_type(question: str) -> str:
     """What the answer must hold: ``time``, ``amount``, ``count`` (any number), ``name``, or ``""`` (anything)."""
+    if _QUANTITY_QUESTION.search(question):
+        return "count"
     if _AMOUNT_QUESTION.search(question):
         return "amount"
+    if _DURATION_QUESTION.search(question):
+        return "time"
     if _COUNT_QUESTION.search(question):
         return "count"
     if _TIME_QUESTION.search(question):
@@ -592,6 +615,23 @@ def _year_elsewhere(terms, specific, alternatives, candidates) -> tuple[str, ...
     return tuple(years)
 
 
+def _names(text: str) -> frozenset[str]:
+    """The names a text mentions (Berlin, HoshiOS, 大阪, プロジェクト・ツバメ) as BM25 terms; a chat header's speaker is none."""
+    from retrieval.tokenize import japanese_proper_nouns
+
+    text = unicodedata.normalize("NFKC", said(text))
+    pieces = [w for w in _CAPITALISED.findall(text.strip()) if w.lower() not in _NOT_NAMES] + _DOTTED_NAME.findall(text)
+    if has_japanese(text):
+        pieces += japanese_proper_nouns(text)
+    return frozenset(t for piece in pieces for t in tokenize(piece))
+
+
+def _about_another(cand: SentenceCandidate, held: float, asked: frozenset[str]) -> bool:
+    """The sentence misses some of the question's names and numbers that the best sentence holds, and names
+    something the question does not: "In Berlin a badge costs €25" is about another office than Tokyo's."""
+    return cand.features["specific"] < held and bool(_names(cand.sentence) - asked)
+
+
 class AnswerabilityModel:
     """Scores how likely the retrieved chunks answer a question; ranks their sentences by the same model."""
 
@@ -721,7 +761,24 @@ class AnswerabilityModel:
             z = w.intercept + cand.score + w.question_score(question_features)
             scored.append((z - _logit(w.threshold), z - _logit(w.gate_threshold), z, w, cand))
         scored.sort(key=lambda x: x[0], reverse=True)
-        margin, gate_margin, z, w, best = scored[0]
+        gate = max(g for _, g, _, _, _ in scored)
+        top = scored[0]
+        if kind in _TYPED_ANSWERS:
+            # A question asking for a time, an amount or a count is answered by a sentence that holds one. With
+            # none among the candidates, the documents do not say, however close their topic ("how many hours is
+            # the lab safety course" against "the lab needs a safety course"): the LLM gate still reads every
+            # sentence, its model may find the words. Otherwise the best typed sentence is quoted first; the
+            # decision is the best sentence's, as for any question.
+            names = _names(question)
+            typed = [x for x in scored if x[4].features["type"] and not _about_another(x[4], top[4].features["specific"], names)]
+            if not typed:
+                order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
+                return Assessment(0.0, "lexical", kind, {**top[4].features, **question_features}, order,
+                                  margin=-math.inf, gate_margin=gate)
+            chosen = {id(x) for x in typed}
+            scored = typed + [x for x in scored if id(x) not in chosen]
+        margin, _, z, w, _ = top
+        best = scored[0][4]
         sibling = _named_sibling(question, best.sentence)
         if sibling:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=sibling)
@@ -729,7 +786,7 @@ class AnswerabilityModel:
         order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(
             1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
-            margin=margin, gate_margin=max(g for _, g, _, _, _ in scored),
+            margin=margin, gate_margin=gate,
         )
 
     @staticmethod

@@ -297,3 +297,63 @@ def test_a_sentence_about_another_named_service_does_not_answer(embedder):
     # Prose's hyphenated words are no names of services: the page does not write them as code.
     prose = make_hit("towers", "Of the city's high-rises, 94 were built after 2000; self-identified owners run 12.")
     assert model.assess("How many low-rises were built after 2000?", [prose]).unknown == ()
+
+
+def test_how_quickly_an_ordinal_day_and_a_japanese_duration_are_times():
+    assert expected_type("How quickly should a reviewer get back to me?") == "time"
+    assert expected_type("ロールバックは終わるまでにどれくらい時間がかかりますか？") == "time"
+    assert expected_type("どのくらいの期間休めますか？") == "time"
+    assert expected_type("来客は何人くらいですか？") == "count"  # どれくらい / くらい without 時間 stays a count
+    assert holds_type("A doctor's certificate is needed from the third calendar day of illness.", "time")
+    assert holds_type("Reports are paid on the 2nd business day.", "time")
+    assert not holds_type("The lab is on the third floor.", "time")
+
+
+@pytest.mark.parametrize(
+    "question, topic, typed",
+    [
+        ("How many hours does the lab safety course take?",
+         "You must complete the lab safety course before you enter the robotics lab.",
+         "The lab safety course takes 2 hours."),
+        ("ラボ安全講習は何時間かかりますか？", "ロボティクスラボに入るには、ラボ安全講習の受講が必要です。",
+         "ラボ安全講習は2時間です。"),
+    ],
+)
+def test_a_question_for_a_time_amount_or_count_needs_a_sentence_holding_one(question, topic, typed):
+    model = AnswerabilityModel()
+    chunk = make_hit("lab", topic, title="Lab")
+    verdict = model.assess(question, [chunk])
+    assert verdict.candidates and not verdict.answerable()  # the topic is there, what is asked is not
+    assert verdict.gate_margin > -float("inf")  # the LLM gate still weighs the sentences
+    both = model.assess(question, [make_hit("lab", f"{topic} {typed}", title="Lab")])
+    assert both.candidates[0].sentence == typed
+
+
+def test_a_typed_sentence_about_another_named_place_does_not_answer():
+    chunk = make_hit("badge", "In Tokyo a lost office badge is replaced by reception the same day. "
+                     "In Berlin a lost office badge costs €25 to replace.", title="Office badges")
+    model = AnswerabilityModel()
+    assert not model.assess("How much does a lost office badge cost in Tokyo?", [chunk]).answerable()
+    berlin = model.assess("How much does a lost office badge cost in Berlin?", [chunk])
+    assert berlin.candidates[0].sentence.startswith("In Berlin")
+
+
+def test_when_asks_for_a_time_only_where_it_opens_the_question():
+    assert expected_type("When is the VPN client updated?") == "time"
+    assert expected_type("I'm ill in Berlin. When do I have to call in?") == "time"
+    assert expected_type("By when must I file the report?") == "time"
+    assert expected_type("What happens when a meeting room is not used?") == ""
+    assert expected_type("What is he suffering from when Bond finds him?") == ""
+
+
+def test_how_much_of_a_quantity_asks_for_a_number_not_money():
+    assert expected_type("How much water does the plant produce a day?") == "count"
+    assert expected_type("How much does the pass cost?") == "amount"
+    assert expected_type("How much is the fee?") == "amount"
+    assert expected_type("How much money do I get?") == "amount"
+    assert holds_type("Solar water heaters were first sold in the 1890s.", "time")
+
+
+def test_large_yen_amounts_and_centuries_are_types():
+    assert holds_type("罰金は2億円でした。", "amount") and holds_type("予算は1,500万円です。", "amount")
+    assert holds_type("金属工業は20世紀に確立した。", "time")

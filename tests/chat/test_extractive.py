@@ -100,11 +100,20 @@ def test_a_sentence_wrapped_over_two_lines_is_quoted_whole():
 
 
 def test_a_sentence_about_another_office_is_not_moved_ahead_for_its_type():
-    # Both sentences are close; only the Berlin one holds an amount, but the question asks about Tokyo.
-    chunk = hit("badge", "In Tokyo a lost office badge is replaced by reception the same day. "
+    # Both sentences are close and hold an amount; the Berlin one's is a figure, but the question asks about Tokyo.
+    chunk = hit("badge", "In Tokyo reception replaces a lost office badge for free. "
                 "In Berlin a lost office badge costs €25 to replace.", "Office badges")
     answer = ExtractiveAnswerer().answer("How much does a lost office badge cost in Tokyo?", [chunk])
     assert answer.sentences[0].text.startswith("In Tokyo")
+
+
+def test_a_question_for_an_amount_is_not_answered_by_a_sentence_without_one():
+    # The Tokyo sentence is the topic but names no cost; the Berlin one has a cost but for another office.
+    chunk = hit("badge", "In Tokyo a lost office badge is replaced by reception the same day. "
+                "In Berlin a lost office badge costs €25 to replace.", "Office badges")
+    answer = ExtractiveAnswerer().answer("How much does a lost office badge cost in Tokyo?", [chunk])
+    assert answer.abstained
+    assert ExtractiveAnswerer().answer("How much does a lost office badge cost in Berlin?", [chunk]).sentences[0].text.startswith("In Berlin")
 
 
 def test_an_injected_instruction_is_never_quoted():
