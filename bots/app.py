@@ -138,9 +138,16 @@ class KuraApp:
             s = self.settings
             fusion = FusionConfig(s.dense_weight, s.bm25_weight, s.rrf_k, s.prefetch_k, s.unk_threshold)
             self._retriever = HybridRetriever(
-                self.store, self.embedder, self.sparse_encoder(), fusion, s.retriever_mode
+                self.store, self.embedder, self.sparse_encoder(), fusion, s.retriever_mode, self.respeller
             )
         return self._retriever
+
+    @property
+    def respeller(self):
+        """Typing slips in a query corrected against the index (retrieval/respell.py), unless KURA_RESPELL=false."""
+        from retrieval.respell import default_respeller
+
+        return default_respeller() if self.settings.respell else None
 
     @functools.cached_property
     def answerability(self) -> AnswerabilityModel:

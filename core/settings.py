@@ -178,6 +178,7 @@ class Settings(BaseSettings):
     llm_rewrite_prompt_version: str = Field("v1", description="Version folder of chat/prompts/rewrite/.")
     llm_prompts_dir: Path | None = Field(None, description="Alternative prompts folder (same layout as chat/prompts).")
     llm_rewrite_followups: bool = Field(True, description="Rewrite follow-up questions with the LLM when one is set.")
+    respell: bool = Field(True, description="Correct typing slips in a query against the index (retrieval/respell.py).")
     # Cross-language questions (chat/rewrite.py CrossLanguageRewriter, retrieval/multiquery.py).
     cross_language: bool = Field(True, description="Also search with the question in the index's other languages and fuse.")
     cross_language_offline: bool = Field(True, description="Without an LLM, bridge the question by SudachiDict's and JMdict's bilingual term tables.")

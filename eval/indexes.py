@@ -165,7 +165,8 @@ class EvalIndexes:
         """A retriever over an eval index with the serving fusion settings."""
         s = self.settings
         fusion = FusionConfig(s.dense_weight, s.bm25_weight, s.rrf_k, s.prefetch_k, s.unk_threshold)
-        return HybridRetriever(store, self.kura.embedder, self.sparse_encoder(store), fusion, s.retriever_mode)
+        return HybridRetriever(store, self.kura.embedder, self.sparse_encoder(store), fusion, s.retriever_mode,
+                               self.kura.respeller)
 
     def sparse_encoder(self, store: EdgeStore) -> BM25Encoder:
         """The BM25 encoder of this eval index (its average chunk length)."""

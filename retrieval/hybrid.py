@@ -62,6 +62,7 @@ class HybridRetriever:
         sparse_encoder: SparseEncoder,
         fusion: FusionConfig = FusionConfig(),
         default_mode: Mode = "hybrid",
+        respeller=None,
     ) -> None:
         if default_mode not in MODES:
             raise ValueError(f"unknown retriever mode {default_mode!r}; use one of {', '.join(MODES)}")
@@ -70,6 +71,7 @@ class HybridRetriever:
         self.sparse_encoder = sparse_encoder
         self.fusion = fusion
         self.default_mode = default_mode
+        self.respeller = respeller  # retrieval/respell.py: typing slips corrected against this index, or None
         self.last_trace: RetrievalTrace | None = None
 
     def weights_for(self, query: str, mode: Mode) -> tuple[tuple[float, float], float]:
@@ -118,6 +120,8 @@ class HybridRetriever:
         principals, sources = tuple(principals), tuple(sources)
         if not principals:
             return [[] for _ in queries]  # nobody may read anything: nothing to search
+        if self.respeller is not None:
+            queries = [self.respeller.respell(q, lambda term: self._chunks_with(term, principals)) for q in queries]
         plans = [self._plan(q, mode) for q in queries]
         embedded = [i for i, plan in enumerate(plans) if plan.needs_dense]
         start = getattr(self.embedder, "start_query", None)
@@ -140,6 +144,14 @@ class HybridRetriever:
                     result()
         self.last_trace = traces[-1]
         return rankings
+
+    def _chunks_with(self, term: str, principals: tuple[str, ...], cap: int = 50) -> int:
+        """How many chunks these principals may read hold the BM25 term (counted up to ``cap``)."""
+        hits = self.store.query(
+            HybridQuery(dense=None, sparse=self.sparse_encoder.encode_terms([term]), principals=principals, limit=cap,
+                        weights=(0.0, 1.0))
+        )
+        return len(hits)
 
     def _plan(self, query: str, mode: Mode) -> "_QueryPlan":
         started = time.perf_counter()
