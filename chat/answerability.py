@@ -59,8 +59,10 @@ import numpy as np
 from chat.dates import asked_months, held_months, is_year, missing_months
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
+from chat.names import unknown_names
 from chat.sentences import split_sentences
 from core.types import ScoredChunk
+from retrieval.respell import within_edits
 from retrieval.tokenize import has_japanese, tokenize
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -533,7 +535,7 @@ def _misspelt(term: str, vocabulary: frozenset[str]) -> frozenset[str]:
     limit = 1 if len(term) < 8 else 2
     return frozenset(
         w for w in vocabulary
-        if w.isascii() and abs(len(w) - len(term)) <= limit and w[0] == term[0] and _within(term, w, limit)
+        if w.isascii() and abs(len(w) - len(term)) <= limit and w[0] == term[0] and within_edits(term, w, limit)
     )
 
 
@@ -547,22 +549,6 @@ def _respelt(question: str, slips: dict[str, frozenset[str]], embedder) -> str:
             if embedder.count_word_pieces(typed) > embedder.count_word_pieces(word):
                 question = re.sub(rf"\b{re.escape(typed)}\b", word, question, flags=re.IGNORECASE)
     return question
-
-
-def _within(a: str, b: str, limit: int) -> bool:
-    """Optimal string alignment distance (edits and swaps of neighbours) of a and b is at most ``limit``."""
-    previous2, previous = None, list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if previous2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        if min(current) > limit:
-            return False
-        previous2, previous = previous, current
-    return previous[-1] <= limit
 
 
 # A lower-case hyphenated compound names a system, a service, a queue (telemetry-ingest, fleet-api); the page
@@ -691,6 +677,8 @@ class AnswerabilityModel:
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
+        if term_stats is not None and not unknown:  # a name no readable document mentions (chat/names.py)
+            unknown = unknown_names(question, chunks, translations=self._bridged, mentioned=term_stats.mentions)
         unknown += self._unheld_months(question, chunks)
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)

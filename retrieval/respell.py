@@ -36,7 +36,7 @@ def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def _within(a: str, b: str, limit: int) -> bool:
+def within_edits(a: str, b: str, limit: int) -> bool:
     """Optimal string alignment distance (edits and swaps of neighbours) of a and b is at most ``limit``."""
     if abs(len(a) - len(b)) > limit:
         return False
@@ -94,7 +94,7 @@ class Respeller:
         typed = typed.lower()
         limit = 1 if len(typed) < _LONG else 2
         found = {w for key in {typed} | _deletions(typed) for w in self._by_key.get(key, ())}
-        return sorted(w for w in found if w != typed and w[0] == typed[0] and _within(typed, w, limit))
+        return sorted(w for w in found if w != typed and w[0] == typed[0] and within_edits(typed, w, limit))
 
     def respell(self, query: str, chunks_with: Callable[[str], int]) -> str:
         """The query with each slip replaced; ``chunks_with(term)`` counts the readable chunks holding a BM25 term."""

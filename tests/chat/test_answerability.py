@@ -36,18 +36,32 @@ def test_weights_file_holds_both_models_with_thresholds():
 
 
 def test_a_rare_missing_term_lowers_answerability():
+    # Japanese: a place name no candidate holds is a rare missing term (a Latin name nobody mentions is caught
+    # earlier, by the unknown-name rule below).
+    model = AnswerabilityModel()
+    offices = make_hit("offices-ja", "東京と福岡にオフィスがあります。東京オフィスは渋谷にあります。", title="拠点")
+    stats = CountTermStats({"オフィス": 40, "東京": 3, "福岡": 2, "渋谷": 1}, 50)
+    present = model.assess("東京オフィスはどこにありますか？", [offices], term_stats=stats)
+    missing = model.assess("大阪オフィスはどこにありますか？", [offices], term_stats=stats)
+    assert missing.features["rare_missing"] > 1.0 and present.features["rare_missing"] == 0.0
+    assert missing.probability < present.probability - 0.1
+
+
+def test_a_name_no_readable_document_mentions_is_not_found():
     model = AnswerabilityModel()
     present = model.assess("Where is the Tokyo office?", [OFFICES], term_stats=CORPUS_STATS)
     missing = model.assess("Where is the Osaka office?", [OFFICES], term_stats=CORPUS_STATS)
-    assert missing.features["rare_missing"] > 1.0 and present.features["rare_missing"] == 0.0
-    assert missing.probability < present.probability - 0.1
-    assert missing.probability < model.threshold("Where is the Osaka office?") <= present.probability
+    assert present.answerable() and present.unknown == ()
+    assert not missing.answerable() and missing.unknown == ("Osaka",)
+    # Mentioned by a readable document the retriever did not return: not unknown (the model weighs it).
+    elsewhere = CountTermStats({**CORPUS_STATS.df, "osaka": 1}, 50)
+    assert model.assess("Where is the Osaka office?", [OFFICES], term_stats=elsewhere).unknown == ()
 
 
 def test_a_common_missing_term_counts_less_than_a_rare_one():
     model = AnswerabilityModel()
     chunk = make_hit("lockers", "Lockers on the third floor are assigned by the facilities team.", title="Lockers")
-    stats = CountTermStats({"building": 45, "kestrel": 0, "lockers": 2, "assigned": 5}, 50)
+    stats = CountTermStats({"building": 45, "kestrel": 1, "lockers": 2, "assigned": 5}, 50)  # Kestrel: one page elsewhere
     common = model.assess("Which team assigned lockers in the building?", [chunk], term_stats=stats)
     rare = model.assess("Which team assigned lockers in Kestrel?", [chunk], term_stats=stats)
     assert common.features["rare_missing"] < rare.features["rare_missing"]
