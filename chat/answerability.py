@@ -97,7 +97,9 @@ _AMOUNT_QUESTION = re.compile(
     # "What daily allowance do I get", "What is the budget for X": asking what a money noun is asks for an amount
     # (the noun heads what is asked: "what is the revision code of the salary bands" asks for a code).
     r"\bwhat(?:'s| is| are| was| were)?(?: the| a| an| my| our| your)?(?: [\w-]+){0,3}? "
-    r"(fee|cost|price|allowance|budget|fare|salary|wage|stipend|per diem)s?\b",
+    # ... and only as the head of the phrase: "the salary band revision code" asks for a code.
+    r"(fee|cost|price|allowance|budget|fare|salary|wage|stipend|per diem)s?\b"
+    r"(?!\s+(?:band|grade|code|range|table|level|centre|center|number|holder|owner|policy|rule)s?\b)",
     re.IGNORECASE,
 )
 # "How much energy / water" asks for a quantity in any unit, not for money ("how much does it cost", "how much do
@@ -128,6 +130,9 @@ _HAS_TIME = re.compile(
     rf"\b({_NUMBER_WORDS}|\d+|a|an)[\s-]+(business |working |calendar )?(years?|months?|weeks?|days?|hours?|minutes?|seconds?|nights?)\b|"
     rf"\b({_MONTHS}|{_WEEKDAYS}|daily|weekly|monthly|quarterly|annually|yearly|today|tomorrow|century|decade)\b|"
     rf"\b(1[0-9]|20)\d0s\b|'[0-9]0s\b|"  # a decade: the 1970s, the '90s
+    # Quarters, halves and seasons date plans ("we acquire Tanuki Corp in Q4", "2026年度上期").
+    rf"\b(Q[1-4]|H[12])\b|\b(first|second|third|fourth|last|next|this) quarter\b|\b(spring|summer|autumn|fall|winter)\b|"
+    rf"四半期|[上下]半?期|\bday (one|1)\b|"
     # An ordinal day, week or month ("from the third calendar day", "the 2nd business day") is a time.
     rf"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d+(st|nd|rd|th))[\s-]+"
     rf"(business |working |calendar )?(day|week|month|year|night)s?\b|"
@@ -755,16 +760,16 @@ class AnswerabilityModel:
             # A question asking for a time, an amount or a count is answered by a sentence that holds one. With
             # none among the candidates, the documents do not say, however close their topic ("how many hours is
             # the lab safety course" against "the lab needs a safety course"): the LLM gate still reads every
-            # sentence, its model may find the words. Otherwise the best typed sentence is quoted first; the
-            # decision is the best sentence's, as for any question.
+            # sentence, its model may find the words. Otherwise the decision is the best sentence's, as for any
+            # question, and the extractive answerer quotes a typed sentence first among those covering the question
+            # about as well (``ExtractiveAnswerer.choose``): moving one ahead of a much better sentence quoted
+            # "Before 10:00" from another page for "when do I install the VPN client", answered "before day one".
             names = _names(question)
             typed = [x for x in scored if x[4].features["type"] and not _about_another(x[4], top[4].features["specific"], names)]
             if not typed:
                 order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
                 return Assessment(0.0, "lexical", kind, {**top[4].features, **question_features}, order,
                                   margin=-math.inf, gate_margin=gate)
-            chosen = {id(x) for x in typed}
-            scored = typed + [x for x in scored if id(x) not in chosen]
         margin, _, z, w, _ = top
         best = scored[0][4]
         sibling = _named_sibling(question, best.sentence)
