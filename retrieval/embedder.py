@@ -79,6 +79,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._model = None
         self._counter = None
+        self._adds_up: bool | None = None
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
@@ -140,6 +141,22 @@ class SentenceTransformerEmbedder:
 
     def count_word_pieces(self, text: str) -> int:
         return len(self._counting_tokenizer()(text, add_special_tokens=True)["input_ids"])
+
+    def count_word_pieces_many(self, texts: Sequence[str]) -> list[int]:
+        """``count_word_pieces`` of each text, in one call (the tokenizer's batch path, same pieces)."""
+        if not texts:
+            return []
+        return [len(ids) for ids in self._counting_tokenizer()(list(texts), add_special_tokens=True)["input_ids"]]
+
+    @property
+    def word_pieces_add_up(self) -> bool:
+        """Whether ``count(a + "\\n" + b) == count(a) + count(b) - 2`` holds (retrieval.word_pieces)."""
+        if self._adds_up is None:
+            from retrieval.word_pieces import pieces_add_up
+
+            backend = getattr(self._counting_tokenizer(), "backend_tokenizer", None)  # None: a slow tokenizer
+            self._adds_up = backend is not None and pieces_add_up(backend.to_str())
+        return self._adds_up
 
     def _counting_tokenizer(self):
         """A copy of the model's tokenizer for counting only.

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
+from retrieval.word_pieces import pieces_add_up
 
 
 class ModelTokenizer:
@@ -39,6 +40,8 @@ class ModelTokenizer:
         self._untruncated = Tokenizer.from_file(str(path))
         self._untruncated.no_truncation()
         self._untruncated.no_padding()
+        # Whether counts add up across a joining newline (see retrieval.word_pieces): read from the file itself.
+        self.pieces_add_up = pieces_add_up(path.read_text(encoding="utf-8"))
         # The truncating copy is parsed only for the first text over ``max_length``: parsing tokenizer.json
         # costs ~60 ms of a cold ask, whose short texts never need it.
         self._truncating = None
@@ -54,6 +57,10 @@ class ModelTokenizer:
     def count(self, text: str) -> int:
         """Word-pieces including the special tokens, never truncated."""
         return len(self._untruncated.encode(text, add_special_tokens=True).ids)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """``count`` of each text, in one call into the tokenizer."""
+        return [len(e.ids) for e in self._untruncated.encode_batch(list(texts), add_special_tokens=True)]
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's input ids, truncated at ``max_length`` and not padded: the caller groups them by length."""
