@@ -55,18 +55,51 @@ class ChunkingConfig:
 
 
 class TokenCounter:
-    """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit)."""
+    """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit).
+
+    Both counts are remembered per text: chunking asks for the same text's count several times (the
+    splitter measures each piece twice, a window is measured when merged, fitted, prefixed and stored), and
+    a count is a pure function of the text, so remembering it cannot change the output.
+    """
+
+    _KEPT = 20_000  # remembered texts per counter; cleared when full (a document's texts are seen together)
 
     def __init__(self, encoding: str, model_pieces: Callable[[str], int] | None = None) -> None:
         self._enc = get_encoding(encoding)
         self._model_pieces = model_pieces
+        self._tokens: dict[str, int] = {}
+        self._pieces: dict[str, int] = {}
+        self._adds_up: bool | None = None
 
     def tokens(self, text: str) -> int:
-        return len(self._enc.encode(text, disallowed_special=()))
+        n = self._tokens.get(text)
+        if n is None:
+            if len(self._tokens) >= self._KEPT:
+                self._tokens.clear()
+            n = self._tokens[text] = len(self._enc.encode(text, disallowed_special=()))
+        return n
 
     def model_pieces(self, text: str) -> int:
         """Word-pieces the embedder sees; without a model counter, tiktoken tokens stand in."""
-        return self._model_pieces(text) if self._model_pieces else self.tokens(text)
+        if not self._model_pieces:
+            return self.tokens(text)
+        n = self._pieces.get(text)
+        if n is None:
+            if len(self._pieces) >= self._KEPT:
+                self._pieces.clear()
+            n = self._pieces[text] = self._model_pieces(text)
+        return n
+
+    def joined_pieces(self, prefix: str, text: str) -> int:
+        """``model_pieces(prefix + "\\n" + text)``, from the two parts' counts where the tokenizer allows it."""
+        if self._adds_up is None:
+            # Every caller hands over the embedder's bound ``count_word_pieces``; its owner says whether counts
+            # add up (retrieval.word_pieces). Asked lazily: building a chunker must not load a tokenizer.
+            owner = getattr(self._model_pieces, "__self__", None)
+            self._adds_up = bool(getattr(owner, "word_pieces_add_up", False))
+        if self._adds_up:
+            return self.model_pieces(prefix) + self.model_pieces(text) - 2
+        return self.model_pieces(f"{prefix}\n{text}")
 
     @property
     def has_model_counter(self) -> bool:
@@ -126,13 +159,13 @@ def fit_prefix(counter: TokenCounter, prefix: str, text: str, limit: int) -> str
     Returns "" when the text leaves no room. Word-piece counts include
     [CLS]/[SEP], which the joined text has once, not twice.
     """
-    if not prefix or counter.model_pieces(f"{prefix}\n{text}") <= limit:
+    if not prefix or counter.joined_pieces(prefix, text) <= limit:
         return prefix
     room = limit - counter.model_pieces(text) + 2 - 1  # specials counted once; one piece for the newline
     if room <= 2:
         return ""
     cut = truncate_to_pieces(counter, prefix, room)
-    return cut if counter.model_pieces(f"{cut}\n{text}") <= limit else ""
+    return cut if counter.joined_pieces(cut, text) <= limit else ""
 
 
 def with_prefix(prefix: str, text: str) -> str:
