@@ -80,6 +80,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._counter = None
         self._adds_up: bool | None = None
+        self._continues = None  # retrieval.word_pieces.continuation_ids, built at the first word_piece_map
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
@@ -147,6 +148,18 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         return [len(ids) for ids in self._counting_tokenizer()(list(texts), add_special_tokens=True)["input_ids"]]
+
+    def word_piece_map(self, text: str):
+        """Counts of the text's spans from one encoding (``retrieval.word_pieces.PieceMap``), or None."""
+        if not self.word_pieces_add_up:
+            return None
+        from retrieval.word_pieces import PieceMap, continuation_ids
+
+        tokenizer = self._counting_tokenizer()
+        if self._continues is None:
+            self._continues = continuation_ids(tokenizer.backend_tokenizer.get_vocab())
+        encoding = tokenizer(text, add_special_tokens=False).encodings[0]
+        return PieceMap(text, encoding.ids, encoding.offsets, self._continues)
 
     @property
     def word_pieces_add_up(self) -> bool:

@@ -85,10 +85,35 @@ class TokenCounter:
             return self.tokens(text)
         n = self._pieces.get(text)
         if n is None:
-            if len(self._pieces) >= self._KEPT:
-                self._pieces.clear()
-            n = self._pieces[text] = self._model_pieces(text)
+            n = self._model_pieces(text)
+            self._remember_pieces(text, n)
         return n
+
+    def piece_map(self, text: str):
+        """The embedder's ``PieceMap`` of ``text`` (one encoding answers its windows' counts), or None.
+
+        Found, like ``joined_pieces``' shortcut, on the owner of the counting method; None without one. The
+        text's own count is remembered from it.
+        """
+        owner = getattr(self._model_pieces, "__self__", None)
+        mapper = getattr(owner, "word_piece_map", None)
+        pmap = mapper(text) if mapper else None
+        if pmap is not None:
+            self._remember_pieces(text, pmap.total)
+        return pmap
+
+    def pieces_at(self, pmap, start: int, text: str) -> int:
+        """``model_pieces(text)`` for ``text`` found at ``start`` in ``pmap``'s text, from the map when it can."""
+        if pmap is not None and text not in self._pieces:
+            n = pmap.count(start, text)
+            if n is not None:
+                self._remember_pieces(text, n)
+        return self.model_pieces(text)
+
+    def _remember_pieces(self, text: str, n: int) -> None:
+        if len(self._pieces) >= self._KEPT:
+            self._pieces.clear()
+        self._pieces[text] = n
 
     def joined_pieces(self, prefix: str, text: str) -> int:
         """``model_pieces(prefix + "\\n" + text)``, from the two parts' counts where the tokenizer allows it."""

@@ -12,7 +12,7 @@ import pytest
 from ingest.connectors.sample import SAMPLE_DIR
 from retrieval.embedder import resolve_model_path
 from retrieval.model_tokenizer import ModelTokenizer
-from retrieval.word_pieces import pieces_add_up
+from retrieval.word_pieces import continuation_ids, pieces_add_up
 
 MODEL = Path(resolve_model_path("all-MiniLM-L6-v2"))
 SPEC = json.loads((MODEL / "tokenizer.json").read_text(encoding="utf-8"))
@@ -77,3 +77,46 @@ def test_batch_counts_equal_single_counts(embedder, tokenizer):
     assert tokenizer.count_many(texts) == want  # the compiled backends' counter
     assert embedder.count_word_pieces_many([]) == [] and tokenizer.count_many([]) == []
     assert embedder.word_pieces_add_up
+
+
+def documents() -> list[str]:
+    """Whole sample documents, and one of the hard strings run together with spaces, newlines and nothing."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_DIR.glob("*.md"))]
+    return texts + [" ".join(HARD), "\n".join(HARD), "".join(HARD)]
+
+
+def test_piece_map_counts_every_span_it_answers_exactly(tokenizer):
+    rng = random.Random(21)
+    answered = cut_words = 0
+    for text in documents():
+        pmap = tokenizer.piece_map(text)
+        assert pmap.total == tokenizer.count(text)
+        # Spans cut anywhere (inside words too) and spans cut at spaces, stripped as the chunker strips them.
+        spaces = [i for i, c in enumerate(text) if c.isspace()] or [0]
+        for _ in range(60):
+            a, b = sorted(rng.randrange(len(text) + 1) for _ in range(2))
+            c, d = sorted(rng.choice(spaces) for _ in range(2))
+            for start, end in ((a, b), (c, d)):
+                raw = text[start:end]
+                piece = raw.strip()
+                start += len(raw) - len(raw.lstrip())
+                n = pmap.count(start, piece)
+                if n is None:
+                    cut_words += 1
+                    continue
+                answered += 1
+                assert n == tokenizer.count(piece), (start, piece)
+        assert pmap.count(1, text) is None  # not where the text is
+    assert answered > 2000 and cut_words > 200  # both kinds of span were met
+
+
+def test_torch_embedder_maps_as_the_compiled_tokenizer_does(embedder, tokenizer):
+    text = documents()[3]
+    ours, theirs = embedder.word_piece_map(text), tokenizer.piece_map(text)
+    assert ours.total == theirs.total == embedder.count_word_pieces(text)
+    assert (ours._starts, ours._ends, ours._before) == (theirs._starts, theirs._ends, theirs._before)
+
+
+def test_only_double_hash_pieces_continue_a_word():
+    # "#" is punctuation, a word of its own; only the "##" marker continues the word before it.
+    assert continuation_ids({"a": 0, "##b": 1, "#": 2, "##": 4}).tolist() == [False, True, False, False, True]
