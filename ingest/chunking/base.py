@@ -54,6 +54,26 @@ class ChunkingConfig:
         return f"{self.chunk_tokens}/{self.overlap_tokens}/{self.min_tokens}/{self.encoding}/{self.max_model_tokens}"
 
 
+class _Remembered:
+    """Counts of texts, all forgotten at once past a budget of characters.
+
+    Bounded by characters, not entries: the keys keep their texts alive, and a whole document is one of them
+    (a re-index runs under a memory limit).
+    """
+
+    def __init__(self, budget_chars: int) -> None:
+        self.budget = budget_chars
+        self.counts: dict[str, int] = {}
+        self.chars = 0
+
+    def put(self, text: str, n: int) -> None:
+        if self.chars + len(text) > self.budget:
+            self.counts.clear()
+            self.chars = 0
+        self.counts[text] = n
+        self.chars += len(text)
+
+
 class TokenCounter:
     """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit).
 
@@ -62,58 +82,46 @@ class TokenCounter:
     a count is a pure function of the text, so remembering it cannot change the output.
     """
 
-    _KEPT = 20_000  # remembered texts per counter; cleared when full (a document's texts are seen together)
+    KEPT_CHARS = 1_000_000  # per kind of count: a few documents' worth (their texts are counted together)
 
     def __init__(self, encoding: str, model_pieces: Callable[[str], int] | None = None) -> None:
         self._enc = get_encoding(encoding)
         self._model_pieces = model_pieces
-        self._tokens: dict[str, int] = {}
-        self._pieces: dict[str, int] = {}
+        self._tokens = _Remembered(self.KEPT_CHARS)
+        self._pieces = _Remembered(self.KEPT_CHARS)
         self._adds_up: bool | None = None
 
     def tokens(self, text: str) -> int:
-        n = self._tokens.get(text)
+        n = self._tokens.counts.get(text)
         if n is None:
-            if len(self._tokens) >= self._KEPT:
-                self._tokens.clear()
-            n = self._tokens[text] = len(self._enc.encode(text, disallowed_special=()))
+            n = len(self._enc.encode(text, disallowed_special=()))
+            self._tokens.put(text, n)
         return n
 
     def model_pieces(self, text: str) -> int:
         """Word-pieces the embedder sees; without a model counter, tiktoken tokens stand in."""
         if not self._model_pieces:
             return self.tokens(text)
-        n = self._pieces.get(text)
+        n = self._pieces.counts.get(text)
         if n is None:
             n = self._model_pieces(text)
-            self._remember_pieces(text, n)
+            self._pieces.put(text, n)
         return n
 
     def piece_map(self, text: str):
-        """The embedder's ``PieceMap`` of ``text`` (one encoding answers its windows' counts), or None.
-
-        Found, like ``joined_pieces``' shortcut, on the owner of the counting method; None without one. The
-        text's own count is remembered from it.
-        """
+        """The embedder's ``PieceMap`` of ``text`` (one encoding answers its windows' counts; ``total`` is the
+        text's own), or None. Found, like ``joined_pieces``' shortcut, on the owner of the counting method."""
         owner = getattr(self._model_pieces, "__self__", None)
         mapper = getattr(owner, "word_piece_map", None)
-        pmap = mapper(text) if mapper else None
-        if pmap is not None:
-            self._remember_pieces(text, pmap.total)
-        return pmap
+        return mapper(text) if mapper else None
 
     def pieces_at(self, pmap, start: int, text: str) -> int:
         """``model_pieces(text)`` for ``text`` found at ``start`` in ``pmap``'s text, from the map when it can."""
-        if pmap is not None and text not in self._pieces:
+        if pmap is not None and text not in self._pieces.counts:
             n = pmap.count(start, text)
             if n is not None:
-                self._remember_pieces(text, n)
+                self._pieces.put(text, n)
         return self.model_pieces(text)
-
-    def _remember_pieces(self, text: str, n: int) -> None:
-        if len(self._pieces) >= self._KEPT:
-            self._pieces.clear()
-        self._pieces[text] = n
 
     def joined_pieces(self, prefix: str, text: str) -> int:
         """``model_pieces(prefix + "\\n" + text)``, from the two parts' counts where the tokenizer allows it."""

@@ -50,17 +50,18 @@ class TokenChunker:
         # Word-pieces a chunk's own text may use: the input limit less [CLS]/[SEP] and the prefix.
         self.room = max(16, config.max_model_tokens - _RESERVED_PIECES)
 
-    def effective_size(self, text: str) -> int:
+    def effective_size(self, text: str, pieces: int | None = None) -> int:
         """The token budget for this text: the configured size, shrunk where the embedder's word-pieces bind first.
 
         Measured once per text as the ratio of word-pieces to tiktoken tokens
-        (about 1 for English, 1.3-1.6 for Japanese with the default model).
+        (about 1 for English, 1.3-1.6 for Japanese with the default model); ``pieces`` is the text's
+        word-piece count when the caller has it.
         """
         size = self.config.chunk_tokens
         if not self.counter.has_model_counter:
             return size
         tokens = max(1, self.counter.tokens(text))
-        ratio = self.counter.model_pieces(text) / tokens
+        ratio = (self.counter.model_pieces(text) if pieces is None else pieces) / tokens
         return max(16, min(size, int(self.room / max(ratio, 1e-6))))
 
     def spans(self, text: str, size: int | None = None, overlap: int | None = None) -> list[tuple[int, str]]:
@@ -68,7 +69,7 @@ class TokenChunker:
         # One encoding of the whole text answers most windows' word-piece counts (and the text's own, which
         # effective_size needs); a re-split window (size given) is rare and counts its windows itself.
         pmap = self.counter.piece_map(text) if size is None and self.counter.has_model_counter else None
-        size = size or self.effective_size(text)
+        size = size or self.effective_size(text, pmap.total if pmap is not None else None)
         splitter = RecursiveCharacterTextSplitter(
             separators=SENTENCE_SEPARATORS,
             keep_separator="end",

@@ -34,20 +34,21 @@ def test_a_counter_that_does_not_say_it_adds_up_counts_the_joined_text():
 
 def test_remembered_counts_stay_right_when_the_memory_fills(embedder):
     counter = TokenCounter("cl100k_base", embedder.count_word_pieces)
-    counter._KEPT = 50
+    counter._tokens.budget = counter._pieces.budget = 500
     strings = sample_strings()
     for _ in range(2):  # the second pass reads remembered counts
         for s in strings:
             assert counter.tokens(s) == len(counter._enc.encode(s, disallowed_special=()))
             assert counter.model_pieces(s) == embedder.count_word_pieces(s)
-    assert len(counter._tokens) <= 50 and len(counter._pieces) <= 50
+    for remembered in (counter._tokens, counter._pieces):
+        assert remembered.chars == sum(map(len, remembered.counts)) <= 500 and remembered.counts
 
 
 def test_windows_are_counted_from_the_map_or_by_the_counter(embedder):
     counter = TokenCounter("cl100k_base", embedder.count_word_pieces)
     text = "Expense reports are due within thirty days. 経費精算申請書は30日以内に提出してください。"
     pmap = counter.piece_map(text)
-    assert pmap is not None and counter.model_pieces(text) == embedder.count_word_pieces(text)
+    assert pmap is not None and pmap.total == counter.model_pieces(text) == embedder.count_word_pieces(text)
     for start, piece in [(0, "Expense reports"), (8, "reports are"), (3, "ense rep"), (44, "経費精算申請書")]:
         assert counter.pieces_at(pmap, start, piece) == embedder.count_word_pieces(piece), piece
     assert TokenCounter("cl100k_base", len).piece_map(text) is None  # no embedder behind it: count each window
