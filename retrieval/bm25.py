@@ -14,6 +14,7 @@ process and machine maps a term to the same id without a shared vocabulary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from core.store import SparseVector
 from retrieval.tokenize import tokenize
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a re-index hashes each chunk's ~55 terms; most are common (~6 MB when full)
 def term_id(term: str) -> int:
     digest = hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest()
     return int.from_bytes(digest, "little") & 0x7FFFFFFF

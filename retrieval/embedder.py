@@ -79,6 +79,8 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._model = None
         self._counter = None
+        self._adds_up: bool | None = None
+        self._continues = None  # retrieval.word_pieces.continuation_ids, built at the first word_piece_map
         self.calls = 0  # number of embed_documents calls: tests count re-embedding with it
         self.texts_embedded = 0
 
@@ -140,6 +142,34 @@ class SentenceTransformerEmbedder:
 
     def count_word_pieces(self, text: str) -> int:
         return len(self._counting_tokenizer()(text, add_special_tokens=True)["input_ids"])
+
+    def count_word_pieces_many(self, texts: Sequence[str]) -> list[int]:
+        """``count_word_pieces`` of each text, in one call (the tokenizer's batch path, same pieces)."""
+        if not texts:
+            return []
+        return [len(ids) for ids in self._counting_tokenizer()(list(texts), add_special_tokens=True)["input_ids"]]
+
+    def word_piece_map(self, text: str):
+        """Counts of the text's spans from one encoding (``retrieval.word_pieces.PieceMap``), or None."""
+        if not self.word_pieces_add_up:
+            return None
+        from retrieval.word_pieces import PieceMap, continuation_ids
+
+        tokenizer = self._counting_tokenizer()
+        if self._continues is None:
+            self._continues = continuation_ids(tokenizer.backend_tokenizer.get_vocab())
+        encoding = tokenizer(text, add_special_tokens=False).encodings[0]
+        return PieceMap(text, encoding.ids, encoding.offsets, self._continues)
+
+    @property
+    def word_pieces_add_up(self) -> bool:
+        """Whether ``count(a + "\\n" + b) == count(a) + count(b) - 2`` holds (retrieval.word_pieces)."""
+        if self._adds_up is None:
+            from retrieval.word_pieces import pieces_add_up
+
+            backend = getattr(self._counting_tokenizer(), "backend_tokenizer", None)  # None: a slow tokenizer
+            self._adds_up = backend is not None and pieces_add_up(backend.to_str())
+        return self._adds_up
 
     def _counting_tokenizer(self):
         """A copy of the model's tokenizer for counting only.

@@ -182,6 +182,18 @@ class CompiledEmbedder:
     def count_word_pieces(self, text: str) -> int:
         return self._load_tokenizer().count(text)
 
+    def count_word_pieces_many(self, texts: Sequence[str]) -> list[int]:
+        return self._load_tokenizer().count_many(texts)
+
+    def word_piece_map(self, text: str):
+        """Counts of the text's spans from one encoding (``retrieval.word_pieces.PieceMap``), or None."""
+        return self._load_tokenizer().piece_map(text)
+
+    @property
+    def word_pieces_add_up(self) -> bool:
+        """Whether ``count(a + "\\n" + b) == count(a) + count(b) - 2`` holds (retrieval.word_pieces)."""
+        return self._load_tokenizer().pieces_add_up
+
     def unknown_share(self, text: str) -> float:
         """Share of the text's pieces the model cannot read (``unreadable_share``), remembered per text.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
+from retrieval.word_pieces import PieceMap, continuation_ids, pieces_add_up
 
 
 class ModelTokenizer:
@@ -39,6 +40,9 @@ class ModelTokenizer:
         self._untruncated = Tokenizer.from_file(str(path))
         self._untruncated.no_truncation()
         self._untruncated.no_padding()
+        # Whether counts add up across a joining newline (see retrieval.word_pieces): read from the file itself.
+        self.pieces_add_up = pieces_add_up(path.read_text(encoding="utf-8"))
+        self._continues: np.ndarray | None = None  # built at the first piece_map (chunking only)
         # The truncating copy is parsed only for the first text over ``max_length``: parsing tokenizer.json
         # costs ~60 ms of a cold ask, whose short texts never need it.
         self._truncating = None
@@ -54,6 +58,19 @@ class ModelTokenizer:
     def count(self, text: str) -> int:
         """Word-pieces including the special tokens, never truncated."""
         return len(self._untruncated.encode(text, add_special_tokens=True).ids)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """``count`` of each text, in one call into the tokenizer."""
+        return [len(e.ids) for e in self._untruncated.encode_batch(list(texts), add_special_tokens=True)]
+
+    def piece_map(self, text: str) -> PieceMap | None:
+        """Counts of the text's spans from one encoding (``retrieval.word_pieces``); None for other tokenizers."""
+        if not self.pieces_add_up:
+            return None
+        if self._continues is None:
+            self._continues = continuation_ids(self._untruncated.get_vocab())
+        encoding = self._untruncated.encode(text, add_special_tokens=False)
+        return PieceMap(text, encoding.ids, encoding.offsets, self._continues)
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's input ids, truncated at ``max_length`` and not padded: the caller groups them by length."""

@@ -54,19 +54,85 @@ class ChunkingConfig:
         return f"{self.chunk_tokens}/{self.overlap_tokens}/{self.min_tokens}/{self.encoding}/{self.max_model_tokens}"
 
 
+class _Remembered:
+    """Counts of texts, all forgotten at once past a budget of characters.
+
+    Bounded by characters, not entries: the keys keep their texts alive, and a whole document is one of them
+    (a re-index runs under a memory limit).
+    """
+
+    def __init__(self, budget_chars: int) -> None:
+        self.budget = budget_chars
+        self.counts: dict[str, int] = {}
+        self.chars = 0
+
+    def put(self, text: str, n: int) -> None:
+        if self.chars + len(text) > self.budget:
+            self.counts.clear()
+            self.chars = 0
+        self.counts[text] = n
+        self.chars += len(text)
+
+
 class TokenCounter:
-    """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit)."""
+    """Counts tiktoken tokens (chunk budgets) and, when given, the embedder's word-pieces (its hard input limit).
+
+    Both counts are remembered per text: chunking asks for the same text's count several times (the
+    splitter measures each piece twice, a window is measured when merged, fitted, prefixed and stored), and
+    a count is a pure function of the text, so remembering it cannot change the output.
+    """
+
+    KEPT_CHARS = 1_000_000  # per kind of count: a few documents' worth (their texts are counted together)
 
     def __init__(self, encoding: str, model_pieces: Callable[[str], int] | None = None) -> None:
         self._enc = get_encoding(encoding)
         self._model_pieces = model_pieces
+        self._tokens = _Remembered(self.KEPT_CHARS)
+        self._pieces = _Remembered(self.KEPT_CHARS)
+        self._adds_up: bool | None = None
 
     def tokens(self, text: str) -> int:
-        return len(self._enc.encode(text, disallowed_special=()))
+        n = self._tokens.counts.get(text)
+        if n is None:
+            n = len(self._enc.encode(text, disallowed_special=()))
+            self._tokens.put(text, n)
+        return n
 
     def model_pieces(self, text: str) -> int:
         """Word-pieces the embedder sees; without a model counter, tiktoken tokens stand in."""
-        return self._model_pieces(text) if self._model_pieces else self.tokens(text)
+        if not self._model_pieces:
+            return self.tokens(text)
+        n = self._pieces.counts.get(text)
+        if n is None:
+            n = self._model_pieces(text)
+            self._pieces.put(text, n)
+        return n
+
+    def piece_map(self, text: str):
+        """The embedder's ``PieceMap`` of ``text`` (one encoding answers its windows' counts; ``total`` is the
+        text's own), or None. Found, like ``joined_pieces``' shortcut, on the owner of the counting method."""
+        owner = getattr(self._model_pieces, "__self__", None)
+        mapper = getattr(owner, "word_piece_map", None)
+        return mapper(text) if mapper else None
+
+    def pieces_at(self, pmap, start: int, text: str) -> int:
+        """``model_pieces(text)`` for ``text`` found at ``start`` in ``pmap``'s text, from the map when it can."""
+        if pmap is not None and text not in self._pieces.counts:
+            n = pmap.count(start, text)
+            if n is not None:
+                self._pieces.put(text, n)
+        return self.model_pieces(text)
+
+    def joined_pieces(self, prefix: str, text: str) -> int:
+        """``model_pieces(prefix + "\\n" + text)``, from the two parts' counts where the tokenizer allows it."""
+        if self._adds_up is None:
+            # Every caller hands over the embedder's bound ``count_word_pieces``; its owner says whether counts
+            # add up (retrieval.word_pieces). Asked lazily: building a chunker must not load a tokenizer.
+            owner = getattr(self._model_pieces, "__self__", None)
+            self._adds_up = bool(getattr(owner, "word_pieces_add_up", False))
+        if self._adds_up:
+            return self.model_pieces(prefix) + self.model_pieces(text) - 2
+        return self.model_pieces(f"{prefix}\n{text}")
 
     @property
     def has_model_counter(self) -> bool:
@@ -126,13 +192,13 @@ def fit_prefix(counter: TokenCounter, prefix: str, text: str, limit: int) -> str
     Returns "" when the text leaves no room. Word-piece counts include
     [CLS]/[SEP], which the joined text has once, not twice.
     """
-    if not prefix or counter.model_pieces(f"{prefix}\n{text}") <= limit:
+    if not prefix or counter.joined_pieces(prefix, text) <= limit:
         return prefix
     room = limit - counter.model_pieces(text) + 2 - 1  # specials counted once; one piece for the newline
     if room <= 2:
         return ""
     cut = truncate_to_pieces(counter, prefix, room)
-    return cut if counter.model_pieces(f"{cut}\n{text}") <= limit else ""
+    return cut if counter.joined_pieces(cut, text) <= limit else ""
 
 
 def with_prefix(prefix: str, text: str) -> str:

@@ -41,7 +41,8 @@ class ContextualChunker:
         base_config = replace(config, max_model_tokens=config.max_model_tokens - config.context_tokens)
         self.base = create_base_chunker(base_config, self.name, model_pieces=model_pieces, **deps)
         self.summarizer = summarizer or ExtractiveSummarizer(encoding=config.encoding)
-        self.counter = TokenCounter(config.encoding, model_pieces)
+        # The base chunker's counter when it has one: it has already counted every chunk's text.
+        self.counter = getattr(self.base, "counter", None) or TokenCounter(config.encoding, model_pieces)
         self.signature = f"contextual/{config.context_tokens}/{self.base.signature}/{self.summarizer.signature}"
 
     def split(self, document: Document) -> list[Chunk]:

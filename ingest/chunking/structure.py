@@ -65,10 +65,14 @@ class StructureChunker:
 
     def split(self, document: Document) -> list[Chunk]:
         text = document.text
-        spans = self._merge_short(self._group(document))
+        # One encoding of the document answers its sections' and chunks' word-piece counts (see base.TokenCounter).
+        pmap = self.counter.piece_map(text) if self.counter.has_model_counter else None
+        spans = self._merge_short(self._group(document, pmap))
         chunks: list[Chunk] = []
         for span in spans:
             piece = text[span.start : span.end]
+            if pmap is not None:
+                self.counter.pieces_at(pmap, span.start, piece)  # remembered for the prefix fit
             heading = span.heading_path
             prefix = fit_prefix(self.counter, title_prefix(document, heading), piece, self.config.max_model_tokens)
             chunks.append(
@@ -86,13 +90,13 @@ class StructureChunker:
             )
         return chunks
 
-    def _group(self, document: Document) -> list[_Span]:
+    def _group(self, document: Document, pmap=None) -> list[_Span]:
         """Sections in order, merged while they share a heading and fit; big ones split."""
         spans: list[_Span] = []
         current: _Span | None = None
         for offset, section in sections_with_offsets(document):
             tokens = self.counter.tokens(section.text)
-            pieces = self._pieces(section.text)
+            pieces = self._pieces(section.text, pmap, offset)
             if tokens > self.config.chunk_tokens or pieces > self.splitter.room:
                 if current:
                     spans.append(current)
@@ -147,6 +151,9 @@ class StructureChunker:
             and span.pieces + pieces + 1 <= self.splitter.room
         )
 
-    def _pieces(self, text: str) -> int:
-        return max(0, self.counter.model_pieces(text) - 2) if self.counter.has_model_counter else self.counter.tokens(text)
+    def _pieces(self, text: str, pmap=None, offset: int = -1) -> int:
+        """Word-pieces without [CLS]/[SEP]; ``pmap`` (the document's) counts ``text`` found at ``offset``."""
+        if not self.counter.has_model_counter:
+            return self.counter.tokens(text)
+        return max(0, self.counter.pieces_at(pmap, offset, text) - 2)
 

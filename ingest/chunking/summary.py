@@ -29,7 +29,8 @@ class SummaryChunker:
         self.config = config
         self.base = create_base_chunker(config, self.name, model_pieces=model_pieces, **deps)
         self.summarizer = summarizer or ExtractiveSummarizer(encoding=config.encoding)
-        self.counter = TokenCounter(config.encoding, model_pieces)
+        # The base chunker's counter when it has one: it has already counted every chunk's text.
+        self.counter = getattr(self.base, "counter", None) or TokenCounter(config.encoding, model_pieces)
         self.signature = f"summary/{self.base.signature}/{self.summarizer.signature}"
 
     def split(self, document: Document) -> list[Chunk]:

@@ -50,22 +50,26 @@ class TokenChunker:
         # Word-pieces a chunk's own text may use: the input limit less [CLS]/[SEP] and the prefix.
         self.room = max(16, config.max_model_tokens - _RESERVED_PIECES)
 
-    def effective_size(self, text: str) -> int:
+    def effective_size(self, text: str, pieces: int | None = None) -> int:
         """The token budget for this text: the configured size, shrunk where the embedder's word-pieces bind first.
 
         Measured once per text as the ratio of word-pieces to tiktoken tokens
-        (about 1 for English, 1.3-1.6 for Japanese with the default model).
+        (about 1 for English, 1.3-1.6 for Japanese with the default model); ``pieces`` is the text's
+        word-piece count when the caller has it.
         """
         size = self.config.chunk_tokens
         if not self.counter.has_model_counter:
             return size
         tokens = max(1, self.counter.tokens(text))
-        ratio = self.counter.model_pieces(text) / tokens
+        ratio = (self.counter.model_pieces(text) if pieces is None else pieces) / tokens
         return max(16, min(size, int(self.room / max(ratio, 1e-6))))
 
     def spans(self, text: str, size: int | None = None, overlap: int | None = None) -> list[tuple[int, str]]:
         """(start offset, text) windows of ``text``, short ones merged into a neighbour, all within the model limit."""
-        size = size or self.effective_size(text)
+        # One encoding of the whole text answers most windows' word-piece counts (and the text's own, which
+        # effective_size needs); a re-split window (size given) is rare and counts its windows itself.
+        pmap = self.counter.piece_map(text) if size is None and self.counter.has_model_counter else None
+        size = size or self.effective_size(text, pmap.total if pmap is not None else None)
         splitter = RecursiveCharacterTextSplitter(
             separators=SENTENCE_SEPARATORS,
             keep_separator="end",
@@ -73,26 +77,27 @@ class TokenChunker:
             chunk_overlap=min(self.config.overlap_tokens if overlap is None else overlap, size // 2),
             length_function=self.counter.tokens,
         )
-        spans = self._merge_short(text, _locate(text, splitter.split_text(text)), size)
-        return [fitted for span in spans for fitted in self._fit_model_limit(span, size)]
+        spans = self._merge_short(text, _locate(text, splitter.split_text(text)), size, pmap)
+        return [fitted for span in spans for fitted in self._fit_model_limit(span, size, pmap)]
 
-    def _fit_model_limit(self, span: tuple[int, str], size: int) -> list[tuple[int, str]]:
+    def _fit_model_limit(self, span: tuple[int, str], size: int, pmap=None) -> list[tuple[int, str]]:
         """A window whose word-pieces still overflow (unusual text) is re-split with a smaller budget."""
         start, piece = span
-        if not self.counter.has_model_counter or self.counter.model_pieces(piece) <= self.room or size <= 16:
+        if not self.counter.has_model_counter or self.counter.pieces_at(pmap, start, piece) <= self.room or size <= 16:
             return [span]
         return [(start + s, t) for s, t in self.spans(piece, size=max(16, size * 2 // 3), overlap=0)]
 
-    def _merge_short(self, text: str, spans: list[tuple[int, str]], size: int) -> list[tuple[int, str]]:
+    def _merge_short(self, text: str, spans: list[tuple[int, str]], size: int, pmap=None) -> list[tuple[int, str]]:
         merged: list[tuple[int, str]] = []
         for start, piece in spans:
             if merged and (self.counter.tokens(piece) < self.config.min_tokens or
                            self.counter.tokens(merged[-1][1]) < self.config.min_tokens):
                 prev_start, _ = merged[-1]
-                candidate = text[prev_start : start + len(piece)].strip()
+                raw = text[prev_start : start + len(piece)]
+                candidate = raw.strip()
                 # Allow a merged window to exceed the budget by the short part, never the model's input limit.
                 if self.counter.tokens(candidate) <= size + self.config.min_tokens and (
-                    self.counter.model_pieces(candidate) <= self.room
+                    self.counter.pieces_at(pmap, prev_start + len(raw) - len(raw.lstrip()), candidate) <= self.room
                 ):
                     merged[-1] = (prev_start, candidate)
                     continue
