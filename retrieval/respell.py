@@ -10,8 +10,8 @@ word-pieces it never saw together. People type short, hurried questions, so Kura
   among several, the most used in those chunks wins.
 
 Only Latin words of 4 letters or more are considered: short words and numbers are too often meant as typed.
-A query without a candidate costs nothing; each candidate costs one count in the index (a BM25 query on
-one term), so a slip costs a few.
+A query of dictionary words costs nothing; any other word costs one count in the index (a BM25 query on one
+term, limit 50, with the asker's permission filter), and a slip one more per dictionary word near it.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Respeller:
     def from_term_bridge(cls) -> "Respeller":
         from retrieval.term_bridge import TermBridge
 
-        return cls(w for w in TermBridge.load()._english if " " not in w)
+        return cls(TermBridge.load().english_words())
 
     def known(self, word: str) -> bool:
         """A dictionary word or a regular inflection of one (plays, planes, writes, reprised, featuring, actors):

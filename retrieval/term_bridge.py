@@ -96,6 +96,10 @@ class TermBridge:
         bridge._groups, bridge._english, bridge._japanese = table["groups"], table["english"], table["japanese"]
         return bridge
 
+    def english_words(self) -> list[str]:
+        """The table's single-word English headwords (a dictionary for retrieval/respell.py)."""
+        return [w for w in self._english if " " not in w]
+
     def translations(self, question: str) -> list[str]:
         """The other language's headwords for the question's terms, in question order, without repeats."""
         japanese = has_japanese(question)
