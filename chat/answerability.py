@@ -60,6 +60,7 @@ from chat.dates import asked_months, held_months, is_year, missing_months
 from chat.evidence import question_terms
 from chat.injection import looks_like_instruction
 from chat.names import unknown_names
+from chat.unknown_terms import unknown_compounds, unknown_versions
 from chat.sentences import split_sentences
 from core.types import ScoredChunk
 from retrieval.respell import within_edits
@@ -330,6 +331,9 @@ class TermStats(Protocol):
     def mentions(self, identifier: str) -> bool:
         """Whether any document (that the asker may read) holds this identifier (CC-600, FY2028, G4)."""
 
+    def holds(self, term: str) -> bool:
+        """Whether any document (that the asker may read) holds this BM25 term."""
+
 
 def normalised_idf(df: int, n: int) -> float:
     return math.log((n + 1) / (df + 0.5)) / math.log(n + 1.5)
@@ -357,6 +361,9 @@ class CountTermStats:
         """Only terms are counted here, so an identifier counts as held when each of its terms is somewhere."""
         return all(self.df.get(t, 0) > 0 for t in tokenize(identifier))
 
+    def holds(self, term: str) -> bool:
+        return self.df.get(term, 0) > 0
+
 
 class StoreTermStats:
     """Rarity from the index itself: a one-term BM25 query counts the chunks these principals may read.
@@ -369,10 +376,11 @@ class StoreTermStats:
     def __init__(self, store, encoder, principals: Sequence[str], *, cap: int = 50) -> None:
         self.store, self.encoder, self.principals, self.cap = store, encoder, tuple(principals), cap
         self._n: int | None = None
-        self._cache: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
 
-    def idf(self, term: str) -> float:
-        if term not in self._cache:
+    def _count(self, term: str) -> int:
+        """Readable chunks holding the term, up to ``cap``."""
+        if term not in self._counts:
             from core.store import HybridQuery
 
             sparse = self.encoder.encode_terms([term])
@@ -381,8 +389,15 @@ class StoreTermStats:
             )
             if self._n is None:
                 self._n = max(self.store.count(), len(hits), 1)
-            self._cache[term] = normalised_idf(len(hits), self._n)
-        return self._cache[term]
+            self._counts[term] = len(hits)
+        return self._counts[term]
+
+    def idf(self, term: str) -> float:
+        count = self._count(term)
+        return normalised_idf(count, self._n or 1)
+
+    def holds(self, term: str) -> bool:
+        return self._count(term) > 0
 
     def mentions(self, identifier: str) -> bool:
         """A BM25 query for the identifier's terms, then its exact form in the hits' text ("CC-600", not "600")."""
@@ -623,6 +638,34 @@ def _about_another(cand: SentenceCandidate, held: float, asked: frozenset[str]) 
     return cand.features["specific"] < held and bool(_names(cand.sentence) - asked)
 
 
+_JAPANESE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _mostly_japanese(text: str) -> bool:
+    """More Japanese characters than Latin letters / 3 (an English page quoting 夏季休暇 stays English)."""
+    return len(_JAPANESE_CHAR.findall(text)) * 3 > len(_LATIN_LETTER.findall(text))
+
+
+def _ranks_by_language(question: str, chunks: Sequence[ScoredChunk]) -> list[int]:
+    """Each chunk's rank among the chunks in the question's language, ahead of the others' fused ranks.
+
+    A question searched in two languages gets two rankings fused in turns (retrieval/multiquery.py): an English
+    question's best English chunk is first, its translation's best Japanese chunk second, the second English chunk
+    third. The rank feature was fitted on one-language retrieval, where the third chunk is the third best; here it
+    is the second best of its kind. A corpus in one language keeps the fused ranks as they are.
+    """
+    asked = _mostly_japanese(question)
+    ranks, same_language = [], 0
+    for fused, hit in enumerate(chunks):
+        if _mostly_japanese(hit.chunk.text) == asked:
+            ranks.append(same_language)
+            same_language += 1
+        else:
+            ranks.append(fused)  # a translation's chunk keeps its fused rank: it is no first choice for this question
+    return ranks
+
+
 class AnswerabilityModel:
     """Scores how likely the retrieved chunks answer a question; ranks their sentences by the same model."""
 
@@ -684,10 +727,12 @@ class AnswerabilityModel:
         unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
         if term_stats is not None and not unknown:  # a name no readable document mentions (chat/names.py)
             unknown = unknown_names(question, chunks, translations=self._bridged, mentioned=term_stats.mentions)
+        if term_stats is not None and not unknown:  # a version no readable document mentions (chat/unknown_terms.py)
+            unknown = unknown_versions(question, [c.chunk.title + "\n" + c.chunk.text for c in chunks], term_stats.mentions)
         unknown += self._unheld_months(question, chunks)
         if unknown:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
-        alternatives = {t: self.synonyms.expand(t) | self._bridged(t) | _reading_of(t) | _stem_of(t) for t in terms}
+        alternatives = {t: self._alternatives(t) for t in terms}
         for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
             for t in tokenize(phrase):
                 if t in alternatives:
@@ -699,6 +744,15 @@ class AnswerabilityModel:
         slips = {t: _misspelt(t, vocabulary) for t in terms if not alternatives[t] & vocabulary}
         for t, words in slips.items():  # a word the candidates never hold may be a slip of the keyboard
             alternatives[t] |= words
+        if term_stats is not None:  # a compound's part no readable document has: 介護休業 against 育児休業
+            compounds = unknown_compounds(
+                question,
+                [c.chunk.title + "\n" + c.chunk.text for c in chunks],
+                held=lambda t: bool((alternatives.get(t) or self._alternatives(t)) & vocabulary),
+                in_corpus=term_stats.holds,
+            )
+            if compounds:
+                return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=compounds)
         local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
         # (a slip weighs as the word it was meant to be, not as a word no candidate has)
         df = {t: sum(1 for words in chunk_terms if slips[t] & words) if slips.get(t) else local.df.get(t, 0) for t in terms}
@@ -709,7 +763,9 @@ class AnswerabilityModel:
             return sum(w for t, w in term_weight.items() if alternatives[t] & words) / total
 
         candidates = []
-        for rank, hit in enumerate(chunks):
+        ranks = _ranks_by_language(question, chunks)
+        for fused_rank, hit in enumerate(chunks):
+            rank = ranks[fused_rank]
             context = _terms(" ".join([hit.chunk.title, *hit.chunk.heading_path]))
             for position, sentence in enumerate(answer_units(hit.chunk.text)):
                 if looks_like_instruction(sentence):
@@ -810,6 +866,10 @@ class AnswerabilityModel:
         first = [c for c in readable if c[2] < _DENSE_TOP_CHUNKS]
         rest = [c for c in readable if c[2] >= _DENSE_TOP_CHUNKS][: max(0, _DENSE_MAX_SENTENCES - len(first))]
         return (first + rest)[:_DENSE_MAX_SENTENCES]
+
+    def _alternatives(self, term: str) -> frozenset[str]:
+        """The term and what it may be written as: synonyms, translations, its reading, its kanji stem."""
+        return self.synonyms.expand(term) | self._bridged(term) | _reading_of(term) | _stem_of(term)
 
     def _bridged(self, term: str) -> frozenset[str]:
         """The term in the other language (the term bridge's tables), as single BM25 terms."""

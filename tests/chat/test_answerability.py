@@ -381,3 +381,19 @@ def test_a_money_noun_that_only_modifies_asks_for_no_amount():
     assert expected_type("What is the budget holder of CC-510?") in ("", "name")
     assert expected_type("What is the budget for the summer bonus run?") == "amount"
     assert expected_type("What is the budget limit for a department head?") == "amount"
+
+
+def test_a_translation_chunk_fused_in_between_does_not_push_the_same_language_answer_down():
+    # Cross-language retrieval fuses the question's ranking and its translation's in turns: the second English
+    # chunk arrives third. Its rank feature is that of the second best English chunk, not the third.
+    english = make_hit("vpn", "The VPN disconnects after 60 minutes without traffic.", title="VPN")
+    intro = make_hit("it", "IT supports laptops and phones for every employee.", title="IT")
+    japanese = make_hit("vpn-ja", "VPN クライアントは Hoshi Connect 4.2 を使用します。", title="VPN 設定")
+    model = AnswerabilityModel()
+    question = "How long until an idle VPN session disconnects?"
+    fused = model.assess(question, [intro, japanese, english])
+    alone = model.assess(question, [intro, english])
+    rank_of = lambda a: next(c.features["rank"] for c in a.candidates if "60 minutes" in c.sentence)  # noqa: E731
+    assert rank_of(fused) == rank_of(alone) == 0.5
+    # The Japanese chunk keeps its fused place (third of the fused list would be 1/3, second is 1/2).
+    assert next(c.features["rank"] for c in fused.candidates if "Hoshi Connect" in c.sentence) == 0.5
