@@ -147,3 +147,25 @@ def test_a_question_in_the_documents_is_quoted_with_its_reply_never_alone():
     assert not answer.abstained and "Yes, both can be combined." in answer.sentences[0].text
     assert answer.sentences[0].text in thread.chunk.text
 
+
+
+def test_the_last_place_goes_to_the_sentence_sharing_most_of_the_question_words():
+    # The model's order favours the best chunks; a paraphrase's answer can sit below three sentences of them while
+    # sharing more of the question's words. It takes the last place; the model's best two keep theirs.
+    from chat.answerability import SentenceCandidate
+
+    def cand(text: str, coverage: float, score: float) -> SentenceCandidate:
+        features = {"coverage": coverage, "type": 0.0, "specific": 1.0}
+        return SentenceCandidate(text, hit(text[:5], text), 0, 0, features, score)
+
+    ranked = [cand("First of the best chunk.", 0.3, 2.0), cand("Second of the best chunk.", 0.3, 1.9),
+              cand("Third of the best chunk.", 0.3, 1.8), cand("The wordy answer further down.", 0.6, 0.5)]
+    chosen = ExtractiveAnswerer().choose(ranked)
+    assert [c.sentence for c in chosen] == ["First of the best chunk.", "Second of the best chunk.",
+                                            "The wordy answer further down."]
+    # Already among the first two, it is not quoted twice: the next best-covering sentence takes the place.
+    ranked[1] = cand("Second of the best chunk.", 0.7, 1.9)
+    assert [c.sentence for c in ExtractiveAnswerer().choose(ranked)] == [
+        "First of the best chunk.", "Second of the best chunk.", "The wordy answer further down."]
+    assert [c.sentence for c in ExtractiveAnswerer().choose(ranked[:2])] == [
+        "First of the best chunk.", "Second of the best chunk."]
