@@ -316,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         w = Weights(w.intercept, w.weights, round(threshold_for(answerable, keep), 4),
                     round(threshold_for(answerable, args.gate_keep), 4))
         figures = {s: report(f"{lang} {s}", data[s], w) for s in ("fit", "valid", "test")}
+        previous = result["models"].get(name, {})
         result["models"][name] = {
             "intercept": round(w.intercept, 4),
             "weights": {k: round(v, 4) for k, v in w.weights.items()},
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
             "threshold_rule": f"answers {keep:.0%} of the answerable validation questions; gate passes {args.gate_keep:.1%}",
             "figures": figures,
         }
+        if "domain_shift" in previous:  # chosen on Kura's own question sets, not by this script: kept as it was
+            result["models"][name]["domain_shift"] = previous["domain_shift"]
         result["provenance"][name] = {
             "data": "SQuAD 2.0 train (CC BY-SA 4.0), 10-article copy" if lang == "en" else "JSQuAD v1.3 valid (CC BY-SA 4.0)",
             "fit_articles": [a["title"] for a in splits["fit"]],

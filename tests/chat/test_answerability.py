@@ -397,3 +397,21 @@ def test_a_translation_chunk_fused_in_between_does_not_push_the_same_language_an
     assert rank_of(fused) == rank_of(alone) == 0.5
     # The Japanese chunk keeps its fused place (third of the fused list would be 1/3, second is 1/2).
     assert next(c.features["rank"] for c in fused.candidates if "Hoshi Connect" in c.sentence) == 0.5
+
+
+def test_the_domain_shift_moves_the_answer_threshold_not_the_gate(tmp_path):
+    import json
+
+    from chat.answerability import WEIGHTS_FILE
+
+    raw = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    for name, model in raw["models"].items():
+        model["domain_shift"] = 0.0
+    unshifted_file = tmp_path / "weights.json"
+    unshifted_file.write_text(json.dumps(raw), encoding="utf-8")
+    shifted, unshifted = load_weights(), load_weights(unshifted_file)
+    # Kura's development sets call for answering more English paraphrases and fewer Japanese neighbours.
+    assert shifted["dense"].threshold < unshifted["dense"].threshold == raw["models"]["dense"]["threshold"]
+    assert shifted["lexical"].threshold > unshifted["lexical"].threshold == raw["models"]["lexical"]["threshold"]
+    assert shifted["dense"].gate_threshold == unshifted["dense"].gate_threshold
+    assert shifted["dense"].threshold == pytest.approx(0.244, abs=0.001)
