@@ -428,16 +428,17 @@ class Weights:
 
 
 def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, Weights]:
-    """The fitted models, each answer threshold moved by its ``domain_shift`` (log-odds) when the file has one.
+    """The fitted models, each answer threshold moved by its ``domain_shift`` and each LLM gate threshold by its
+    ``gate_shift`` (log-odds) when the file has them.
 
-    The thresholds are chosen on the public validation articles (SQuAD, JSQuAD); the shift moves them to what Kura's
+    The thresholds are chosen on the public validation articles (SQuAD, JSQuAD); the shifts move them to what Kura's
     own development question sets call for (written company questions, realistic near misses; see the file's
-    ``provenance.domain_shift``). The LLM gate's threshold is not moved.
+    ``provenance.domain_shift`` and ``provenance.gate_shift``).
     """
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {
         name: Weights(m["intercept"], dict(m["weights"]), _shifted(m["threshold"], m.get("domain_shift", 0.0)),
-                      m["gate_threshold"])
+                      _shifted(m["gate_threshold"], m.get("gate_shift", 0.0)))
         for name, m in raw["models"].items()
     }
 
@@ -722,7 +723,8 @@ class AnswerabilityModel:
 
     # --- scoring ---------------------------------------------------------------------------------
     def assess(
-        self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None
+        self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None,
+        rules: bool = True,
     ) -> Assessment:
         """How likely ``chunks`` answer ``question``, and every usable sentence ranked best first.
 
@@ -730,6 +732,11 @@ class AnswerabilityModel:
         question and the sentence, ``lexical`` otherwise (a Japanese sentence for an English question is
         matched through the term bridge and synonyms). The two are compared by their margin over their own
         threshold, in log-odds, so the best sentence of either kind can decide.
+
+        A near-miss rule that fires (an unknown identifier, name, version, compound, month or year, a sibling
+        service) makes the question unanswerable for the offline answerer, but not for the LLM gate: the gate margin
+        is then the scores' alone (``rules=False``), so an LLM still reads what a rule misjudged (a month the
+        calendar writes another way, a misspelt service name) and its NOT_FOUND judges the rest.
         """
         readable = self.reads(question)
         kind = expected_type(question)
@@ -737,14 +744,16 @@ class AnswerabilityModel:
         empty = {f: 0.0 for f in FEATURES}
         if not chunks or not terms:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
-        unknown = self._unknown_identifiers(question, chunks, term_stats) if term_stats is not None else ()
-        if term_stats is not None and not unknown:  # a name no readable document mentions (chat/names.py)
+        index_rules = rules and term_stats is not None  # the rules that ask the index what the asker may read
+        unknown = self._unknown_identifiers(question, chunks, term_stats) if index_rules else ()
+        if index_rules and not unknown:  # a name no readable document mentions (chat/names.py)
             unknown = unknown_names(question, chunks, translations=self._bridged, mentioned=term_stats.mentions)
-        if term_stats is not None and not unknown:  # a version no readable document mentions (chat/unknown_terms.py)
+        if index_rules and not unknown:  # a version no readable document mentions (chat/unknown_terms.py)
             unknown = unknown_versions(question, [c.chunk.title + "\n" + c.chunk.text for c in chunks], term_stats.mentions)
-        unknown += self._unheld_months(question, chunks)
+        if rules:
+            unknown += self._unheld_months(question, chunks)
         if unknown:
-            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=unknown)
+            return self._ruled_out(question, chunks, kind, unknown, term_stats)
         alternatives = {t: self._alternatives(t) for t in terms}
         for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
             for t in tokenize(phrase):
@@ -757,7 +766,7 @@ class AnswerabilityModel:
         slips = {t: _misspelt(t, vocabulary) for t in terms if not alternatives[t] & vocabulary}
         for t, words in slips.items():  # a word the candidates never hold may be a slip of the keyboard
             alternatives[t] |= words
-        if term_stats is not None:  # a compound's part no readable document has: 介護休業 against 育児休業
+        if index_rules:  # a compound's part no readable document has: 介護休業 against 育児休業
             compounds = unknown_compounds(
                 question,
                 [c.chunk.title + "\n" + c.chunk.text for c in chunks],
@@ -765,7 +774,7 @@ class AnswerabilityModel:
                 in_corpus=term_stats.holds,
             )
             if compounds:
-                return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=compounds)
+                return self._ruled_out(question, chunks, kind, compounds, term_stats)
         local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
         # (a slip weighs as the word it was meant to be, not as a word no candidate has)
         df = {t: sum(1 for words in chunk_terms if slips[t] & words) if slips.get(t) else local.df.get(t, 0) for t in terms}
@@ -797,9 +806,9 @@ class AnswerabilityModel:
                 candidates.append([sentence, hit, rank, position, features, dense_ok])
         if not candidates:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
-        other_year = _year_elsewhere(terms, specific, alternatives, candidates)
+        other_year = _year_elsewhere(terms, specific, alternatives, candidates) if rules else ()
         if other_year:
-            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=other_year)
+            return self._ruled_out(question, chunks, kind, other_year, term_stats)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
             self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))
@@ -841,15 +850,24 @@ class AnswerabilityModel:
                                   margin=-math.inf, gate_margin=gate)
         margin, _, z, w, _ = top
         best = scored[0][4]
-        sibling = _named_sibling(question, best.sentence)
+        sibling = _named_sibling(question, best.sentence) if rules else ()
         if sibling:
-            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf, unknown=sibling)
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate, unknown=sibling)
         name = "dense" if w is self.weights["dense"] else "lexical"
         order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(
             1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
             margin=margin, gate_margin=gate,
         )
+
+    def _ruled_out(
+        self, question: str, chunks: Sequence[ScoredChunk], kind: str, unknown: tuple[str, ...],
+        term_stats: TermStats | None,
+    ) -> Assessment:
+        """Never answerable offline; the LLM gate's margin is the scores' without the rules (see ``assess``)."""
+        gate = self.assess(question, chunks, term_stats=term_stats, rules=False).gate_margin
+        empty = {f: 0.0 for f in FEATURES}
+        return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate, unknown=unknown)
 
     @staticmethod
     def _unknown_identifiers(question: str, chunks: Sequence[ScoredChunk], term_stats: TermStats) -> tuple[str, ...]:

@@ -325,8 +325,9 @@ def main(argv: list[str] | None = None) -> None:
             "threshold_rule": f"answers {keep:.0%} of the answerable validation questions; gate passes {args.gate_keep:.1%}",
             "figures": figures,
         }
-        if "domain_shift" in previous:  # chosen on Kura's own question sets, not by this script: kept as it was
-            result["models"][name]["domain_shift"] = previous["domain_shift"]
+        for shift in ("domain_shift", "gate_shift"):  # chosen on Kura's own question sets, not here: kept as they were
+            if shift in previous:
+                result["models"][name][shift] = previous[shift]
         result["provenance"][name] = {
             "data": "SQuAD 2.0 train (CC BY-SA 4.0), 10-article copy" if lang == "en" else "JSQuAD v1.3 valid (CC BY-SA 4.0)",
             "fit_articles": [a["title"] for a in splits["fit"]],

@@ -415,3 +415,21 @@ def test_the_domain_shift_moves_the_answer_threshold_not_the_gate(tmp_path):
     assert shifted["lexical"].threshold > unshifted["lexical"].threshold == raw["models"]["lexical"]["threshold"]
     assert shifted["dense"].gate_threshold == unshifted["dense"].gate_threshold
     assert shifted["dense"].threshold == pytest.approx(0.244, abs=0.001)
+
+
+def test_the_gate_shift_lowers_the_llm_gate_for_company_questions(tmp_path):
+    import json
+
+    from chat.answerability import WEIGHTS_FILE
+
+    raw = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    for model in raw["models"].values():
+        model["gate_shift"] = 0.0
+    unshifted_file = tmp_path / "weights.json"
+    unshifted_file.write_text(json.dumps(raw), encoding="utf-8")
+    shifted, unshifted = load_weights(), load_weights(unshifted_file)
+    # Chosen so at most 2% of the development sets' answerable questions are kept from the model.
+    for name in ("dense", "lexical"):
+        assert shifted[name].gate_threshold < unshifted[name].gate_threshold == raw["models"][name]["gate_threshold"]
+        assert shifted[name].threshold == unshifted[name].threshold
+    assert shifted["lexical"].gate_threshold == pytest.approx(0.0042, abs=0.0005)

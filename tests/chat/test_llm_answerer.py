@@ -255,3 +255,16 @@ def test_endpoint_down_falls_back(fake):
     fake.stop()
     answer = LLMAnswerer(settings).answer(QUESTION, CORPUS)
     assert answer.answerer == "extractive" and "could not connect" in answer.notice
+
+
+def test_a_question_the_offline_month_rule_rejects_still_reaches_the_model(fake):
+    # The calendar dates its rows by month and lists no April 2027: the offline answerer abstains on its rule, but an
+    # LLM is called (its NOT_FOUND judges the month; a rule's misreading costs no answer when a model is configured).
+    calendar = make_hit("pay", "2026年度の給与支給日です。\n| 月 | 東京 |\n|---|---|\n| 2027年3月 | 3月25日（木） |\n",
+                        title="2026年度 給与支払カレンダー")
+    question = "2027年4月の東京の給与支給日はいつですか？"
+    offline = answerer(fake).extractive.answer(question, [calendar])
+    assert offline.abstained
+    fake.script("NOT_FOUND")
+    answer = answerer(fake).answer(question, [calendar])
+    assert answer.abstained and len(fake.completion_requests) == 1

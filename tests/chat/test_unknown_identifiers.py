@@ -33,7 +33,11 @@ def test_a_near_miss_on_an_identifier_abstains_where_the_neighbour_would_answer(
     asked = model.assess("Who is the budget holder for cost centre CC-400?", [chunk], term_stats=stats)
     near_miss = model.assess("Who is the budget holder for cost centre CC-600?", [chunk], term_stats=stats)
     assert asked.answerable() and not asked.unknown
-    assert near_miss.unknown == ("CC-600",) and not near_miss.answerable() and near_miss.gate_margin < 0
+    assert near_miss.unknown == ("CC-600",) and not near_miss.answerable()
+    # The LLM gate ignores the rule (the model's NOT_FOUND judges the identifier): the scores alone decide it.
+    assert near_miss.gate_margin == model.assess(
+        "Who is the budget holder for cost centre CC-600?", [chunk], term_stats=stats, rules=False
+    ).gate_margin >= 0
 
 
 @pytest.fixture(scope="module")
