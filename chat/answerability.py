@@ -724,7 +724,7 @@ class AnswerabilityModel:
     # --- scoring ---------------------------------------------------------------------------------
     def assess(
         self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None,
-        rules: bool = True,
+        rules: bool = True, gate: bool = True,
     ) -> Assessment:
         """How likely ``chunks`` answer ``question``, and every usable sentence ranked best first.
 
@@ -736,7 +736,8 @@ class AnswerabilityModel:
         A near-miss rule that fires (an unknown identifier, name, version, compound, month or year, a sibling
         service) makes the question unanswerable for the offline answerer, but not for the LLM gate: the gate margin
         is then the scores' alone (``rules=False``), so an LLM still reads what a rule misjudged (a month the
-        calendar writes another way, a misspelt service name) and its NOT_FOUND judges the rest.
+        calendar writes another way, a misspelt service name) and its NOT_FOUND judges the rest. That costs a second
+        scoring; a caller that never reads the gate (the offline answerer) passes ``gate=False`` and skips it.
         """
         readable = self.reads(question)
         kind = expected_type(question)
@@ -753,7 +754,7 @@ class AnswerabilityModel:
         if rules:
             unknown += self._unheld_months(question, chunks)
         if unknown:
-            return self._ruled_out(question, chunks, kind, unknown, term_stats)
+            return self._ruled_out(question, chunks, kind, unknown, term_stats, gate)
         alternatives = {t: self._alternatives(t) for t in terms}
         for phrase, translations in _bridged_phrases(question):  # "business trip" is 出張 as one term
             for t in tokenize(phrase):
@@ -774,7 +775,7 @@ class AnswerabilityModel:
                 in_corpus=term_stats.holds,
             )
             if compounds:
-                return self._ruled_out(question, chunks, kind, compounds, term_stats)
+                return self._ruled_out(question, chunks, kind, compounds, term_stats, gate)
         local = CountTermStats.of_texts(chunk_terms)  # rarity among the candidates weighs coverage
         # (a slip weighs as the word it was meant to be, not as a word no candidate has)
         df = {t: sum(1 for words in chunk_terms if slips[t] & words) if slips.get(t) else local.df.get(t, 0) for t in terms}
@@ -808,7 +809,7 @@ class AnswerabilityModel:
             return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=-math.inf)
         other_year = _year_elsewhere(terms, specific, alternatives, candidates) if rules else ()
         if other_year:
-            return self._ruled_out(question, chunks, kind, other_year, term_stats)
+            return self._ruled_out(question, chunks, kind, other_year, term_stats, gate)
         candidates.sort(key=lambda c: c[4]["coverage"] + 0.05 * c[4]["rank"], reverse=True)
         if readable:
             self._add_dense(_respelt(question, slips, self.embedder), self._to_embed(candidates))
@@ -832,7 +833,7 @@ class AnswerabilityModel:
             z = w.intercept + cand.score + w.question_score(question_features)
             scored.append((z - _logit(w.threshold), z - _logit(w.gate_threshold), z, w, cand))
         scored.sort(key=lambda x: x[0], reverse=True)
-        gate = max(g for _, g, _, _, _ in scored)
+        gate_margin = max(g for _, g, _, _, _ in scored)
         top = scored[0]
         if kind in _TYPED_ANSWERS:
             # A question asking for a time, an amount or a count is answered by a sentence that holds one. With
@@ -847,27 +848,27 @@ class AnswerabilityModel:
             if not typed:
                 order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
                 return Assessment(0.0, "lexical", kind, {**top[4].features, **question_features}, order,
-                                  margin=-math.inf, gate_margin=gate)
+                                  margin=-math.inf, gate_margin=gate_margin)
         margin, _, z, w, _ = top
         best = scored[0][4]
         sibling = _named_sibling(question, best.sentence) if rules else ()
         if sibling:
-            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate, unknown=sibling)
+            return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate_margin, unknown=sibling)
         name = "dense" if w is self.weights["dense"] else "lexical"
         order = [SentenceCandidate(c.sentence, c.chunk, c.rank, c.position, c.features, m) for m, _, _, _, c in scored]
         return Assessment(
             1.0 / (1.0 + math.exp(-z)), name, kind, {**best.features, **question_features}, order,
-            margin=margin, gate_margin=gate,
+            margin=margin, gate_margin=gate_margin,
         )
 
     def _ruled_out(
         self, question: str, chunks: Sequence[ScoredChunk], kind: str, unknown: tuple[str, ...],
-        term_stats: TermStats | None,
+        term_stats: TermStats | None, gate: bool,
     ) -> Assessment:
         """Never answerable offline; the LLM gate's margin is the scores' without the rules (see ``assess``)."""
-        gate = self.assess(question, chunks, term_stats=term_stats, rules=False).gate_margin
+        gate_margin = self.assess(question, chunks, term_stats=term_stats, rules=False).gate_margin if gate else -math.inf
         empty = {f: 0.0 for f in FEATURES}
-        return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate, unknown=unknown)
+        return Assessment(0.0, "lexical", kind, empty, margin=-math.inf, gate_margin=gate_margin, unknown=unknown)
 
     @staticmethod
     def _unknown_identifiers(question: str, chunks: Sequence[ScoredChunk], term_stats: TermStats) -> tuple[str, ...]:

@@ -133,7 +133,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, chunks: Sequence[ScoredChunk], *, term_stats: TermStats | None = None) -> Answer:
         started = time.perf_counter()
-        verdict = self.answerability.assess(question, chunks, term_stats=term_stats)
+        verdict = self.answerability.assess(question, chunks, term_stats=term_stats, gate=False)  # no LLM to gate
         if not verdict.candidates or not verdict.answerable(self.abstain_threshold):
             return self.not_found(question, chunks, started, probability=verdict.probability)
         chosen = self.choose(verdict.candidates, verdict.expected_type)
